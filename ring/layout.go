@@ -1,0 +1,409 @@
+package ring
+
+// This file is the binary layout of a ring, version 1, and nothing else:
+// the diagram, the offsets, the slot states, the validation of a header
+// written by someone else, and the accessors the algorithms use. It is the
+// only file of the package that turns shared memory into typed words.
+//
+// All words are little-endian on the machines this runs on (native order;
+// a ring is shared by processes of one host). Only fixed-width integers and
+// byte arrays live here: another process cannot follow a pointer.
+//
+//  0                   1                   2                   3
+//  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+// |                    magic "SHMRING1" (u64)                     |  0  written last, atomically
+// |                                                               |
+// +---------------------------------------------------------------+
+// |                        version (u32) = 1                      |  8
+// +---------------------------------------------------------------+
+// |                  kind (u32): 1 SPSC, 2 MPMC                   | 12
+// +---------------------------------------------------------------+
+// |                capacity (u32): slots, power of two            | 16
+// +---------------------------------------------------------------+
+// |                slot size (u32): largest message               | 20
+// +---------------------------------------------------------------+
+// |        slot stride (u32) = 16 + slot size rounded up to 8     | 24
+// +---------------------------------------------------------------+
+// |                        flags (u32) = 0                        | 28
+// +---------------------------------------------------------------+
+// |                   data offset (u64) = 4096                    | 32
+// +---------------------------------------------------------------+
+// |        total size (u64) = data offset + capacity*stride       | 40
+// +---------------------------------------------------------------+
+// |                      creator pid (u32)                        | 48
+// +---------------------------------------------------------------+
+// |                        reserved (u32)                         | 52
+// +---------------------------------------------------------------+
+// |              creation time (u64, Unix nanoseconds)            | 56
+// +---------------------------------------------------------------+
+// |                     reserved to 128                           | 64
+// +===============================================================+
+// |  shut down (u32): 0 open, 1 shut down; written once           | 128  every line below
+// +===============================================================+       is a 128-byte
+// |  tail (u64): producer position                                | 256  stride: two
+// +===============================================================+       cache lines,
+// |  head (u64): consumer position                                | 384  so neither the
+// +===============================================================+       line nor its
+// |  not-empty futex word (u32): bumped to wake consumers         | 512  prefetched pair
+// +===============================================================+       is shared by two
+// |  not-empty waiters (u32): consumers asleep or about to sleep  | 640  hot words.
+// +===============================================================+
+// |  not-full futex word (u32): bumped to wake producers          | 768
+// +===============================================================+
+// |  not-full waiters (u32): producers asleep or about to sleep   | 896
+// +===============================================================+
+// |  released (u64): consumer position as released to producer    | 1024
+// +===============================================================+
+// |  reserved                                                     | 1152
+// +===============================================================+
+// |  process records: 64 x 32 bytes                               | 2048
+// |    owner (u64)  = pid<<32 | handle token; 0 = free            |
+// |    start (u64)  = process start time, clock ticks since boot  |
+// |    pidns (u64)  = inode of the owner's pid namespace          |
+// |    roles (u32)  = 1 produces, 2 consumes                      |
+// |    reserved (u32)                                             |
+// +===============================================================+
+// |  slot 0: seq (u64) | length (u32) | reserved (u32) | payload  | 4096
+// |  slot 1 ...                                                   | 4096 + stride
+// +---------------------------------------------------------------+
+//
+// Who writes what:
+//
+//   - header (0-127): the creator, once, in Format; everyone reads it once,
+//     in Attach, and keeps a validated copy. Nothing on the fast path reads
+//     the header again, so a process that rewrites it later cannot make
+//     another one index outside the region.
+//   - shut down: Shutdown (any process); read by every push and by pops that
+//     find the ring empty.
+//   - tail: SPSC: the producer, after publishing each message; read by the
+//     producer that takes over a dead one's role, and by Len. MPMC: a hint,
+//     raised by producers after each claim; read by producers to start their
+//     search for a free slot.
+//   - head: SPSC: the consumer, after copying out each message; read by Len
+//     and by a consumer that takes over a dead one's role, never polled.
+//     MPMC: a hint, raised by consumers after each claim.
+//   - released: SPSC: the consumer, lazily: every few dozen messages and
+//     whenever it finds the ring empty. Slots below it are the producer's
+//     again. The producer reads it only when its cached copy says the ring
+//     is full. Storing it per message would make the line bounce between
+//     the cores once per message whenever the ring runs full; lazily, it
+//     moves once per few dozen. MPMC: unused (slots are released one by one
+//     in their sequence words).
+//   - futex words: bumped by the side that makes progress, only when the
+//     matching waiter count is not zero; slept on by the other side.
+//   - waiter counts: incremented by a process before it sleeps, decremented
+//     after; read by the other side after every publication.
+//   - process records: written by the process that claims them (SPSC:
+//     record 0 is the producer role, record 1 the consumer role; MPMC: one
+//     record per participating handle, its index is the lane in slot tags).
+//
+// Slot sequence word. A slot's first word is turn<<8 | tag, where turn is the
+// ring position the slot currently serves, modulo 2^56 (it wraps after 2^56
+// messages: centuries at a billion messages a second; every comparison is
+// modular anyway), and tag says what the slot holds for that turn:
+//
+//	tag      state     meaning
+//	0x00     FREE      empty; the producer of this turn may claim it
+//	0x01     FULL      a message of this turn is ready; length and payload valid
+//	0x02     CLOSED    end of stream at this turn (MPMC Shutdown)
+//	0x40|l   WRITING   claimed by the producer of lane l, being written (MPMC)
+//	0x80|l   READING   claimed by the consumer of lane l, being read (MPMC)
+//
+// Transitions (p is the position, c the capacity):
+//
+//	SPSC  FREE(p) or FULL(p-c) --producer: store-release--> FULL(p)
+//	      (the consumer never writes a slot: it releases slots by moving
+//	      the released word)
+//	MPMC  FREE(p)     --producer: CAS-->           WRITING(p,l)
+//	      WRITING(p,l) --same producer: store-release--> FULL(p)
+//	      FULL(p)     --consumer: CAS-->           READING(p,l)
+//	      READING(p,l) --same consumer: store-release--> FREE(p+c)
+//	      FREE(p)     --consumer after Shutdown: CAS--> CLOSED(p)
+//	      WRITING(p,l) or READING(p,l), lane l's process dead
+//	                  --any process: CAS-->        FREE(p+c)   (recovery)
+//
+// Initial state (Format): slot i holds FREE(i).
+
+import (
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+)
+
+const (
+	layoutVersion = 1
+	// magic is "SHMRING1" in little-endian byte order.
+	magic = uint64(0x31474e49524d4853)
+
+	offMagic      = 0
+	offVersion    = 8
+	offKind       = 12
+	offCapacity   = 16
+	offSlotSize   = 20
+	offStride     = 24
+	offFlags      = 28
+	offDataOffset = 32
+	offTotalSize  = 40
+	offCreatorPID = 48
+	offCreated    = 56
+	configEnd     = 64
+
+	lineStride = 128 // two cache lines: the adjacent-line prefetcher pairs them
+
+	offClosed       = 1 * lineStride
+	offTail         = 2 * lineStride
+	offHead         = 3 * lineStride
+	offNotEmptySeq  = 4 * lineStride
+	offNotEmptyWait = 5 * lineStride
+	offNotFullSeq   = 6 * lineStride
+	offNotFullWait  = 7 * lineStride
+	offReleased     = 8 * lineStride
+
+	offRecords    = 2048
+	recordSize    = 32
+	numRecords    = 64
+	headerSize    = 4096
+	dataOffset    = headerSize
+	slotHeader    = 16 // seq u64, length u32, reserved u32
+	slotLenOffset = 8
+
+	// Limits keep every product below 2^62 and every slot index in int.
+	maxCapacity = 1 << 30
+	maxSlotSize = 1 << 30
+
+	// SPSC roles live in these records.
+	recProducer = 0
+	recConsumer = 1
+
+	roleProduces = 1
+	roleConsumes = 2
+)
+
+// Slot tags (the low byte of a slot's sequence word).
+const (
+	tagFree    = 0x00
+	tagFull    = 0x01
+	tagClosed  = 0x02
+	tagWriting = 0x40 // | lane
+	tagReading = 0x80 // | lane
+	laneMask   = 0x3f
+)
+
+// seqWord makes a slot sequence word: the shift drops the top 8 bits of the
+// position, which is the modulo-2^56 turn.
+func seqWord(pos uint64, tag uint64) uint64 { return pos<<8 | tag }
+
+// turnDiff is the signed distance from pos to the turn held in word v,
+// computed modulo 2^56.
+func turnDiff(v, pos uint64) int64 { return int64((v&^0xff)-pos<<8) >> 8 }
+
+// record is a process record in the header. Every field is a fixed-width
+// integer, so the struct may overlay shared memory.
+type record struct {
+	owner uint64 // pid<<32 | handle token; 0 when free. CAS by claimers.
+	start uint64 // owner's start time in clock ticks since boot; 0 unknown
+	pidns uint64 // inode of the owner's pid namespace; 0 unknown
+	roles uint32 // roleProduces | roleConsumes, as used
+	_     uint32
+}
+
+// Compile-time checks: the record is 32 bytes, the records fit before the
+// data, and the hot words sit on distinct 128-byte strides.
+var (
+	_ [recordSize - unsafe.Sizeof(record{})]byte
+	_ [unsafe.Sizeof(record{}) - recordSize]byte
+	_ [headerSize - offRecords - numRecords*recordSize]byte
+	_ [offRecords - (offReleased + lineStride)]byte
+)
+
+// stride is the distance between slots for a slot size: the slot header
+// plus the payload rounded up to 8 bytes, so every sequence word is aligned
+// for 64-bit atomics on every architecture.
+func stride(slotSize int) int { return slotHeader + (slotSize+7)&^7 }
+
+// layout is a validated view of a ring's memory. Its fields are copies taken
+// at Attach; the algorithms never re-read them from shared memory.
+type layout struct {
+	base   unsafe.Pointer // first byte of the region
+	data   unsafe.Pointer // slot 0
+	stride uintptr
+	mask   uint64 // capacity - 1
+	cfg    Config
+}
+
+func (l *layout) u32(off uintptr) *uint32 { return (*uint32)(unsafe.Add(l.base, off)) }
+func (l *layout) u64(off uintptr) *uint64 { return (*uint64)(unsafe.Add(l.base, off)) }
+
+func (l *layout) closedWord() *uint32   { return l.u32(offClosed) }
+func (l *layout) tail() *uint64         { return l.u64(offTail) }
+func (l *layout) head() *uint64         { return l.u64(offHead) }
+func (l *layout) notEmptySeq() *uint32  { return l.u32(offNotEmptySeq) }
+func (l *layout) notEmptyWait() *uint32 { return l.u32(offNotEmptyWait) }
+func (l *layout) notFullSeq() *uint32   { return l.u32(offNotFullSeq) }
+func (l *layout) notFullWait() *uint32  { return l.u32(offNotFullWait) }
+func (l *layout) released() *uint64     { return l.u64(offReleased) }
+
+// record returns process record i; i must be below numRecords.
+func (l *layout) record(i int) *record {
+	return (*record)(unsafe.Add(l.base, offRecords+uintptr(i&(numRecords-1))*recordSize))
+}
+
+// slot returns the slot that serves position pos. The mask keeps any
+// position, however wild, inside the region.
+func (l *layout) slot(pos uint64) unsafe.Pointer {
+	return unsafe.Add(l.data, uintptr(pos&l.mask)*l.stride)
+}
+
+func slotSeq(s unsafe.Pointer) *uint64 { return (*uint64)(s) }
+func slotLen(s unsafe.Pointer) *uint32 { return (*uint32)(unsafe.Add(s, slotLenOffset)) }
+
+// slotPayload is the payload of slot s, n bytes long; n must not exceed the
+// validated slot size.
+func slotPayload(s unsafe.Pointer, n int) []byte {
+	return unsafe.Slice((*byte)(unsafe.Add(s, slotHeader)), n)
+}
+
+// checkConfig validates a configuration for Size and Format.
+func checkConfig(cfg Config) error {
+	bad := func(field string, v int64, problem string) error {
+		return fmt.Errorf("ring: %s %d %s: %w", field, v, problem, ErrInvalidConfig)
+	}
+	switch {
+	case cfg.Kind != SPSC && cfg.Kind != MPMC:
+		return bad("kind", int64(cfg.Kind), "is not SPSC (1) or MPMC (2)")
+	case cfg.Capacity < 2:
+		return bad("capacity", int64(cfg.Capacity), "is below 2")
+	case cfg.Capacity > maxCapacity:
+		return bad("capacity", int64(cfg.Capacity), fmt.Sprintf("is above %d", maxCapacity))
+	case cfg.Capacity&(cfg.Capacity-1) != 0:
+		return bad("capacity", int64(cfg.Capacity), "is not a power of two")
+	case cfg.SlotSize < 1:
+		return bad("slot size", int64(cfg.SlotSize), "is below 1")
+	case cfg.SlotSize > maxSlotSize:
+		return bad("slot size", int64(cfg.SlotSize), fmt.Sprintf("is above %d", maxSlotSize))
+	}
+	if total := uint64(dataOffset) + uint64(cfg.Capacity)*uint64(stride(cfg.SlotSize)); total > uint64(maxInt) {
+		return fmt.Errorf("ring: total size %d does not fit in an int: %w", total, ErrInvalidConfig)
+	}
+	return nil
+}
+
+const maxInt = int(^uint(0) >> 1)
+
+func totalSize(cfg Config) int {
+	return dataOffset + cfg.Capacity*stride(cfg.SlotSize)
+}
+
+// format writes a fresh ring on mem, which must be at least totalSize(cfg)
+// bytes, 8-byte aligned and not in use by anyone. The magic word is stored
+// last, atomically: a process that attaches meanwhile sees ErrNotReady,
+// never half a header.
+func format(mem []byte, cfg Config, creatorPID uint32, createdNs int64) (*layout, error) {
+	if err := checkConfig(cfg); err != nil {
+		return nil, err
+	}
+	need := totalSize(cfg)
+	if len(mem) < need {
+		return nil, fmt.Errorf("ring: region size %d is below the %d bytes the configuration needs: %w", len(mem), need, ErrInvalidConfig)
+	}
+	if addr := uintptr(unsafe.Pointer(&mem[0])); addr%8 != 0 {
+		return nil, fmt.Errorf("ring: address %#x is not 8-byte aligned: %w", addr, ErrInvalidConfig)
+	}
+	l := newLayout(mem, cfg)
+	atomic.StoreUint64(l.u64(offMagic), 0) // not ready, before anything else changes
+	clear(mem[offMagic+8 : headerSize])
+	*l.u32(offVersion) = layoutVersion
+	*l.u32(offKind) = uint32(cfg.Kind)
+	*l.u32(offCapacity) = uint32(cfg.Capacity)
+	*l.u32(offSlotSize) = uint32(cfg.SlotSize)
+	*l.u32(offStride) = uint32(stride(cfg.SlotSize))
+	*l.u64(offDataOffset) = dataOffset
+	*l.u64(offTotalSize) = uint64(need)
+	*l.u32(offCreatorPID) = creatorPID
+	*l.u64(offCreated) = uint64(createdNs)
+	for i := uint64(0); i < uint64(cfg.Capacity); i++ {
+		s := l.slot(i)
+		*slotSeq(s) = seqWord(i, tagFree)
+		*slotLen(s) = 0
+	}
+	atomic.StoreUint64(l.u64(offMagic), magic) // publishes the header: every write above happens before
+	return l, nil
+}
+
+func newLayout(mem []byte, cfg Config) *layout {
+	base := unsafe.Pointer(&mem[0])
+	return &layout{
+		base:   base,
+		data:   unsafe.Add(base, dataOffset),
+		stride: uintptr(stride(cfg.SlotSize)),
+		mask:   uint64(cfg.Capacity - 1),
+		cfg:    cfg,
+	}
+}
+
+// validate checks the header on mem against mem's real length and returns
+// the configuration it describes. It reads the header only; it never writes.
+func validate(mem []byte) (Config, error) {
+	if len(mem) < headerSize {
+		return Config{}, &LayoutError{Field: "region size", Value: uint64(len(mem)),
+			Problem: fmt.Sprintf("is below the %d-byte header", headerSize), Err: ErrIncompatible}
+	}
+	base := unsafe.Pointer(&mem[0])
+	if addr := uintptr(base); addr%8 != 0 {
+		return Config{}, &LayoutError{Field: "address", Value: uint64(addr), Problem: "is not 8-byte aligned", Err: ErrIncompatible}
+	}
+	u32 := func(off uintptr) uint32 { return atomic.LoadUint32((*uint32)(unsafe.Add(base, off))) }
+	u64 := func(off uintptr) uint64 { return atomic.LoadUint64((*uint64)(unsafe.Add(base, off))) }
+
+	switch m := u64(offMagic); m { // load-acquire: pairs with the store in format
+	case magic:
+	case 0:
+		return Config{}, ErrNotReady
+	default:
+		return Config{}, &LayoutError{Field: "magic", Value: m, Problem: "is not \"SHMRING1\"", Err: ErrIncompatible}
+	}
+	if v := u32(offVersion); v != layoutVersion {
+		return Config{}, &LayoutError{Field: "version", Value: uint64(v),
+			Problem: fmt.Sprintf("is not the supported version %d", layoutVersion), Err: ErrIncompatible}
+	}
+	kind := Kind(u32(offKind))
+	capacity := u32(offCapacity)
+	slotSize := u32(offSlotSize)
+	switch {
+	case kind != SPSC && kind != MPMC:
+		return Config{}, corrupt("kind", uint64(kind), "is not SPSC (1) or MPMC (2)")
+	case capacity < 2:
+		return Config{}, corrupt("capacity", uint64(capacity), "is below 2")
+	case capacity > maxCapacity:
+		return Config{}, corrupt("capacity", uint64(capacity), fmt.Sprintf("is above %d", maxCapacity))
+	case capacity&(capacity-1) != 0:
+		return Config{}, corrupt("capacity", uint64(capacity), "is not a power of two")
+	case slotSize < 1:
+		return Config{}, corrupt("slot size", uint64(slotSize), "is below 1")
+	case slotSize > maxSlotSize:
+		return Config{}, corrupt("slot size", uint64(slotSize), fmt.Sprintf("is above %d", maxSlotSize))
+	}
+	if st, want := u32(offStride), stride(int(slotSize)); st != uint32(want) {
+		return Config{}, corrupt("slot stride", uint64(st), fmt.Sprintf("is not %d for slot size %d", want, slotSize))
+	}
+	if f := u32(offFlags); f != 0 {
+		return Config{}, &LayoutError{Field: "flags", Value: uint64(f), Problem: "has bits this version does not know", Err: ErrIncompatible}
+	}
+	if d := u64(offDataOffset); d != dataOffset {
+		return Config{}, corrupt("data offset", d, fmt.Sprintf("is not %d", dataOffset))
+	}
+	want := uint64(dataOffset) + uint64(capacity)*uint64(stride(int(slotSize)))
+	if t := u64(offTotalSize); t != want {
+		return Config{}, corrupt("total size", t, fmt.Sprintf("is not %d for capacity %d and slot size %d", want, capacity, slotSize))
+	}
+	if want > uint64(len(mem)) {
+		return Config{}, corrupt("total size", want, fmt.Sprintf("exceeds the %d-byte region (truncated?)", len(mem)))
+	}
+	return Config{Kind: kind, Capacity: int(capacity), SlotSize: int(slotSize)}, nil
+}
+
+// headerInfo is what Format wrote about the creator.
+func (l *layout) creator() (pid uint32, createdNs int64) {
+	return *l.u32(offCreatorPID), int64(*l.u64(offCreated))
+}

@@ -1,0 +1,87 @@
+package ring
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The hot words each own a 128-byte stride: offsets are multiples of 128
+// and distinct.
+func TestHotWordsOnOwnStrides(t *testing.T) {
+	hot := map[string]uintptr{
+		"shut down":         offClosed,
+		"tail":              offTail,
+		"head":              offHead,
+		"not-empty futex":   offNotEmptySeq,
+		"not-empty waiters": offNotEmptyWait,
+		"not-full futex":    offNotFullSeq,
+		"not-full waiters":  offNotFullWait,
+		"released":          offReleased,
+	}
+	seen := map[uintptr]string{}
+	for name, off := range hot {
+		assert.Zero(t, off%lineStride, "%s at %d is not on a 128-byte boundary", name, off)
+		assert.GreaterOrEqual(t, off, uintptr(configEnd), "%s overlaps the configuration", name)
+		if other, dup := seen[off]; dup {
+			t.Errorf("%s and %s share offset %d", name, other, off)
+		}
+		seen[off] = name
+	}
+	assert.Less(t, uintptr(offReleased+lineStride), uintptr(offRecords+1))
+}
+
+// 64-bit words must be 8-byte aligned on every architecture (atomics on
+// 32-bit ARM and on arm64 fault or tear otherwise).
+func TestWordsAligned(t *testing.T) {
+	for name, off := range map[string]uintptr{
+		"magic": offMagic, "data offset": offDataOffset, "total size": offTotalSize,
+		"created": offCreated, "tail": offTail, "head": offHead, "released": offReleased,
+		"records": offRecords, "data": dataOffset,
+	} {
+		assert.Zero(t, off%8, "%s at %d", name, off)
+	}
+	assert.Zero(t, unsafe.Offsetof(record{}.owner)%8)
+	assert.Zero(t, unsafe.Offsetof(record{}.start)%8)
+	assert.Zero(t, unsafe.Offsetof(record{}.pidns)%8)
+	assert.Zero(t, recordSize%8)
+	for _, size := range []int{1, 7, 8, 9, 63, 64, 1000, 1 << 20} {
+		st := stride(size)
+		assert.Zero(t, st%8, "stride(%d) = %d", size, st)
+		assert.GreaterOrEqual(t, st, slotHeader+size)
+		assert.Less(t, st, slotHeader+size+8)
+	}
+	assert.Zero(t, slotLenOffset%4)
+	assert.Zero(t, dataOffset%4096, "slots start on a page")
+}
+
+func TestTurnArithmetic(t *testing.T) {
+	for _, pos := range []uint64{0, 1, 1 << 20, 1<<56 - 1, 1 << 56, 1<<64 - 1} {
+		for _, d := range []int64{-1 << 40, -1024, -1, 0, 1, 1024, 1 << 40} {
+			v := seqWord(pos+uint64(d), tagFull)
+			assert.Equal(t, d, turnDiff(v, pos), "pos %d d %d", pos, d)
+			assert.Equal(t, uint64(tagFull), v&0xff)
+		}
+	}
+}
+
+// Format leaves every slot FREE of its own turn and publishes the magic
+// last; validate reads back the configuration.
+func TestFormatValidate(t *testing.T) {
+	cfg := Config{Kind: MPMC, Capacity: 8, SlotSize: 20}
+	mem := make([]byte, totalSize(cfg))
+	l, err := format(mem, cfg, 42, 7)
+	require.NoError(t, err)
+	for i := uint64(0); i < 8; i++ {
+		assert.Equal(t, seqWord(i, tagFree), *slotSeq(l.slot(i)))
+	}
+	assert.Equal(t, l.slot(0), l.slot(8), "positions wrap with the mask")
+	got, err := validate(mem)
+	require.NoError(t, err)
+	assert.Equal(t, cfg, got)
+	pid, created := l.creator()
+	assert.Equal(t, uint32(42), pid)
+	assert.Equal(t, int64(7), created)
+}

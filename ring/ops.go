@@ -1,0 +1,133 @@
+package ring
+
+import (
+	"context"
+)
+
+// TryPush copies msg into the ring if a slot is free. It returns nil,
+// ErrFull (nothing written), ErrTooLarge, or ErrClosed after Shutdown.
+// On an SPSC ring the first push claims the producer role for this handle
+// (ErrBusy if another live process or handle holds it).
+func (r *Ring) TryPush(msg []byte) error {
+	if r.cfg.Kind == SPSC {
+		return r.spscTryPush(msg)
+	}
+	return r.mpmcTryPush(msg)
+}
+
+// Push copies msg into the ring, waiting for a free slot until ctx is done.
+// It returns ctx's error if ctx ends first, ErrPeerDead if the SPSC consumer
+// process died while the ring was full, and otherwise what TryPush returns.
+func (r *Ring) Push(ctx context.Context, msg []byte) error {
+	if err := r.TryPush(msg); err != ErrFull {
+		return err
+	}
+	var err error
+	if werr := r.await(ctx, true, func() bool {
+		err = r.TryPush(msg)
+		return err != ErrFull
+	}); werr != nil {
+		return werr
+	}
+	return err
+}
+
+// TryPop copies the next message into buf and returns its length. It
+// returns ErrEmpty when no message is queued, io.EOF when the ring was shut
+// down and every message has been delivered, and io.ErrShortBuffer, with the
+// message's length, when buf is too small: that message stays in the ring.
+// On an SPSC ring the first pop claims the consumer role for this handle.
+func (r *Ring) TryPop(buf []byte) (int, error) {
+	if r.cfg.Kind == SPSC {
+		return r.spscTryPop(buf, false)
+	}
+	return r.mpmcTryPop(buf, false)
+}
+
+// Pop copies the next message into buf, waiting for one until ctx is done.
+// Besides what TryPop returns, it returns ctx's error, or ErrPeerDead if the
+// SPSC producer process died and left the ring empty.
+func (r *Ring) Pop(ctx context.Context, buf []byte) (int, error) {
+	n, err := r.TryPop(buf)
+	if err != ErrEmpty {
+		return n, err
+	}
+	return r.popWait(ctx, buf, false)
+}
+
+func (r *Ring) popWait(ctx context.Context, buf []byte, exact bool) (n int, err error) {
+	try := func() bool {
+		if r.cfg.Kind == SPSC {
+			n, err = r.spscTryPop(buf, exact)
+		} else {
+			n, err = r.mpmcTryPop(buf, exact)
+		}
+		return err != ErrEmpty
+	}
+	if werr := r.await(ctx, false, try); werr != nil {
+		return 0, werr
+	}
+	return n, err
+}
+
+// TryPushBatch copies as many of msgs, in order, as there are free slots
+// for, and returns how many it wrote. It publishes them together: on an SPSC
+// ring the tail and the check for sleeping consumers happen once per batch,
+// not once per message. The error tells why it stopped early: ErrFull,
+// ErrTooLarge (msgs[n] does not fit a slot), ErrClosed.
+func (r *Ring) TryPushBatch(msgs [][]byte) (int, error) {
+	if r.cfg.Kind == SPSC {
+		return r.spscTryPushBatch(msgs)
+	}
+	return r.mpmcTryPushBatch(msgs)
+}
+
+// PushBatch copies all of msgs into the ring, in order, waiting for room
+// as needed, until ctx is done. It returns how many it wrote.
+func (r *Ring) PushBatch(ctx context.Context, msgs [][]byte) (int, error) {
+	done := 0
+	var err error
+	try := func() bool {
+		var n int
+		n, err = r.TryPushBatch(msgs[done:])
+		done += n
+		return err != ErrFull || done == len(msgs)
+	}
+	if !try() {
+		if werr := r.await(ctx, true, try); werr != nil {
+			return done, werr
+		}
+	}
+	return done, err
+}
+
+// TryPopFunc calls fn with up to max queued messages, in order, and returns
+// how many. fn gets a view into the ring's memory: zero copies, valid only
+// until fn returns (copy what you keep). On an SPSC ring the slots are
+// released to the producer together, after the last call. If no message is
+// queued it returns ErrEmpty, or io.EOF after Shutdown.
+func (r *Ring) TryPopFunc(max int, fn func(msg []byte)) (int, error) {
+	if max <= 0 {
+		return 0, nil
+	}
+	if r.cfg.Kind == SPSC {
+		return r.spscTryPopFunc(max, fn)
+	}
+	return r.mpmcTryPopFunc(max, fn)
+}
+
+// PopFunc is TryPopFunc that waits, until ctx is done, for at least one
+// message.
+func (r *Ring) PopFunc(ctx context.Context, max int, fn func(msg []byte)) (int, error) {
+	n, err := r.TryPopFunc(max, fn)
+	if err != ErrEmpty {
+		return n, err
+	}
+	if werr := r.await(ctx, false, func() bool {
+		n, err = r.TryPopFunc(max, fn)
+		return err != ErrEmpty
+	}); werr != nil {
+		return 0, werr
+	}
+	return n, err
+}

@@ -1,0 +1,10 @@
+//go:build !amd64 || race
+
+package ring
+
+import "sync/atomic"
+
+// storeRelease publishes v at p with (at least) release semantics. On arm64
+// atomic.Store is STLR, a store-release; elsewhere it is as strong as the
+// platform's sequentially consistent store. See order_amd64.go.
+func storeRelease64(p *uint64, v uint64) { atomic.StoreUint64(p, v) }

@@ -1,0 +1,171 @@
+package ring
+
+// Waiting: how Push waits for room and Pop for a message.
+//
+// A waiter spins (the other side is usually a few hundred nanoseconds
+// away), then yields the CPU to other threads of any process, then sleeps in
+// the kernel on a futex word of the header.
+//
+// The handshake that makes sleeping safe without a fence per message:
+//
+//	publisher (every message)            sleeper (only before sleeping)
+//	  store-release the slot / index       waiters++            (atomic RMW)
+//	  if load(waiters) != 0 {              membarrier(GLOBAL_EXPEDITED)
+//	      futex word++; FUTEX_WAKE         w := load(futex word)
+//	  }                                    look at the ring again
+//	                                       FUTEX_WAIT(futex word, w)
+//	                                       waiters--
+//
+// The publisher's store and its load of waiters may be reordered (x86
+// lets a load pass an earlier store in the store buffer), which without
+// more would lose a wake-up: the sleeper would miss the message and the
+// publisher miss the sleeper. The sleeper's membarrier makes every CPU
+// running a process that uses rings execute a full barrier: either the
+// publisher's store was before that barrier, and the sleeper's second look
+// finds the message, or its load of waiters comes after it, and sees the
+// sleeper. The expensive half runs once per sleep, not once per message.
+// Where membarrier is missing, sleeps are cut into short slices, so that a
+// missed wake-up costs at most one slice.
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	spinTries   = 1024 // ~30-50 µs of polling (a PAUSE each) before yielding
+	yieldTries  = 64
+	sleepSlice  = 50 * time.Millisecond // longest sleep; bounds how late a dead peer is noticed
+	unsafeSlice = time.Millisecond      // sleep slice when a wake-up can be missed
+	peerEvery   = 50 * time.Millisecond // how often a waiter asks whether its SPSC peer lives
+)
+
+// await calls try until it reports true, waiting between calls as the
+// handle's options say. forRoom is true for a producer waiting for a free
+// slot, false for a consumer waiting for a message. It returns ctx's error if
+// ctx ends first, or ErrPeerDead.
+func (r *Ring) await(ctx context.Context, forRoom bool, try func() bool) error {
+	word, waiters, peer := r.notEmptySeq(), r.notEmptyWait(), recProducer
+	if forRoom {
+		word, waiters, peer = r.notFullSeq(), r.notFullWait(), recConsumer
+	}
+	done := ctx.Done()
+	var lastPeerCheck int64
+	for i := 0; ; i++ {
+		if try() {
+			return nil
+		}
+		if done != nil && (i < spinTries && i&255 == 255 || i >= spinTries) {
+			select {
+			case <-done:
+				return ctx.Err()
+			default:
+			}
+		}
+		if i < spinTries {
+			cpuRelax() // and leave the line alone for a moment: the other side may fill more of it
+			continue
+		}
+		if i < spinTries+yieldTries || r.opts.Wait == WaitSpin {
+			osYield()
+			if i&63 == 0 {
+				if now := monotime(); now-lastPeerCheck >= int64(peerEvery) {
+					lastPeerCheck = now
+					if err := r.checkPeer(peer, try); err != nil {
+						return err
+					}
+				}
+			}
+			continue
+		}
+
+		atomic.AddUint32(waiters, 1) // from here the other side wakes us
+		fenced := remoteFence()
+		w := atomic.LoadUint32(word)
+		if try() {
+			atomic.AddUint32(waiters, ^uint32(0))
+			return nil
+		}
+		err := ctx.Err()
+		if err == nil {
+			lastPeerCheck = monotime()
+			err = r.checkPeer(peer, try)
+		}
+		if err != nil {
+			atomic.AddUint32(waiters, ^uint32(0))
+			return err
+		}
+		slice := sleepSlice
+		if r.cfg.Kind == MPMC {
+			slice = min(slice, r.opts.Grace) // wake up to recover slots of dead claimers
+		}
+		if !fenced {
+			slice = unsafeSlice
+		}
+		if dl, ok := ctx.Deadline(); ok {
+			slice = min(slice, time.Until(dl)+time.Millisecond)
+		}
+		sleepCtx(ctx, word, w, slice)
+		atomic.AddUint32(waiters, ^uint32(0))
+		i = spinTries / 2 // woken: the other side is active, poll a little before sleeping again
+	}
+}
+
+// checkPeer returns ErrPeerDead when this is an SPSC ring whose peer role
+// is held by a dead process and the ring still cannot make progress. A role
+// never taken, or given up with Close, is not a dead peer: a producer may
+// not have started yet.
+func (r *Ring) checkPeer(peer int, try func() bool) error {
+	if r.cfg.Kind != SPSC || r.opts.WaitForPeer {
+		return nil
+	}
+	owned, alive := r.recordOwnerAlive(peer)
+	if !owned || alive {
+		return nil
+	}
+	// The dead process cannot publish any more: one last look decides.
+	if try() {
+		return nil
+	}
+	role := "producer"
+	if peer == recConsumer {
+		role = "consumer"
+	}
+	return fmt.Errorf("ring: %s (pid %d) died: %w", role, ownerPID(atomic.LoadUint64(&r.record(peer).owner)), ErrPeerDead)
+}
+
+// sleepCtx sleeps on word while it holds w, for at most d, and wakes early
+// when ctx is done.
+func sleepCtx(ctx context.Context, word *uint32, w uint32, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	if ctx.Done() == nil {
+		futexSleep(word, w, d)
+		return
+	}
+	// The canceller bumps the word and wakes its sleepers (other processes'
+	// too, who look and sleep again). The state keeps it from touching the
+	// word after sleepCtx returned: the mapping may be gone by then.
+	const (
+		sleeping = iota
+		waking
+		finished
+	)
+	var state atomic.Uint32
+	stop := context.AfterFunc(ctx, func() {
+		if state.CompareAndSwap(sleeping, waking) {
+			atomic.AddUint32(word, 1)
+			futexWakeAll(word)
+			state.Store(finished)
+		}
+	})
+	futexSleep(word, w, d)
+	if !stop() && !state.CompareAndSwap(sleeping, finished) {
+		for state.Load() != finished {
+			osYield()
+		}
+	}
+}

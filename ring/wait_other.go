@@ -1,0 +1,27 @@
+//go:build !linux
+
+package ring
+
+import (
+	"runtime"
+	"time"
+)
+
+// Without futex the sleeper polls: futexSleep sleeps a bounded slice and the
+// caller re-checks. pollSlice keeps the wake-up latency of an idle ring near
+// a millisecond at a few hundred wake-ups a second.
+const pollSlice = time.Millisecond
+
+func futexSleep(_ *uint32, _ uint32, d time.Duration) {
+	time.Sleep(min(d, pollSlice))
+}
+
+func futexWakeAll(*uint32) {}
+
+func osYield() { runtime.Gosched() }
+
+func registerFence() {}
+
+// remoteFence: there is no cross-process barrier here, so sleeps stay short
+// (pollSlice) and a missed wake-up costs at most one slice.
+func remoteFence() bool { return false }
