@@ -51,8 +51,8 @@ func (r *Ring) registerLane() (uint64, error) {
 	if l := r.m.lane.Load(); l >= 0 {
 		return uint64(l), nil
 	}
-	if r.closed {
-		return 0, ErrClosed
+	if err := r.usable(); err != nil {
+		return 0, err
 	}
 	// A free record first; failing that, one whose owner has died (after
 	// recovering the slots it left claimed).

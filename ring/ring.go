@@ -99,6 +99,7 @@ type Ring struct {
 	owner  uint64 // this handle's owner word in process records
 	opts   Options
 	closed bool
+	fault  error // set when the memory under the handle went bad (truncated file); every call returns it
 
 	_ [64]byte
 	p producerState
@@ -286,7 +287,7 @@ func (r *Ring) Region() *shm.Region { return r.region }
 // as it returns. On an MPMC ring it is computed from the producers' and
 // consumers' hints and may be off by the number of operations in flight.
 func (r *Ring) Len() int {
-	if r.closed {
+	if r.closed || r.fault != nil {
 		return 0
 	}
 	head := atomic.LoadUint64(r.head())
@@ -314,6 +315,9 @@ func (r *Ring) Shutdown() error {
 	if r.closed {
 		return ErrClosed
 	}
+	if r.fault != nil {
+		return r.fault
+	}
 	atomic.StoreUint32(r.closedWord(), 1) // every push after this fails; pops see it when the ring runs dry
 	r.wake(r.notEmptySeq())
 	r.wake(r.notFullSeq())
@@ -322,7 +326,33 @@ func (r *Ring) Shutdown() error {
 
 // IsShutdown reports whether the ring has been shut down.
 func (r *Ring) IsShutdown() bool {
-	return !r.closed && atomic.LoadUint32(r.closedWord()) != 0
+	return !r.closed && r.fault == nil && atomic.LoadUint32(r.closedWord()) != 0
+}
+
+// usable is the check of the slow paths that start using a handle (taking
+// a role or a record): not closed, not broken, and the file under it still
+// whole.
+func (r *Ring) usable() error {
+	if r.closed {
+		return ErrClosed
+	}
+	if r.fault != nil {
+		return r.fault
+	}
+	if err := r.checkTruncated(); err != nil {
+		return r.broken(err)
+	}
+	return nil
+}
+
+// broken records that the memory under the handle went bad and makes every
+// later call on the handle return err instead of touching it. Goroutines
+// already inside an operation on another path are not stopped.
+func (r *Ring) broken(err error) error {
+	r.fault = err
+	r.p.held, r.c.held = false, false
+	r.m.lane.Store(-1)
+	return err
 }
 
 // Close releases this handle: it gives up the SPSC roles or the MPMC
@@ -332,6 +362,13 @@ func (r *Ring) IsShutdown() bool {
 func (r *Ring) Close() error {
 	if r.closed {
 		return nil
+	}
+	if r.fault == nil {
+		r.fault = r.checkTruncated()
+	}
+	if r.fault != nil { // the header may be gone: give nothing back, just unmap
+		r.p.held, r.c.held = false, false
+		r.m.lane.Store(-1)
 	}
 	if r.p.held {
 		r.releaseRecord(recProducer)

@@ -36,8 +36,8 @@ import (
 // claimProducer takes the SPSC producer role for this handle and finds the
 // position to continue from.
 func (r *Ring) claimProducer() error {
-	if r.closed {
-		return ErrClosed
+	if err := r.usable(); err != nil {
+		return err
 	}
 	if _, err := r.claimRecord(recProducer, roleProduces, nil); err != nil {
 		return fmt.Errorf("ring: producer role: %w", err)
@@ -64,8 +64,8 @@ func (r *Ring) claimProducer() error {
 // leaves that message to its successor. Slots its predecessor read but did
 // not release are released now.
 func (r *Ring) claimConsumer() error {
-	if r.closed {
-		return ErrClosed
+	if err := r.usable(); err != nil {
+		return err
 	}
 	if _, err := r.claimRecord(recConsumer, roleConsumes, nil); err != nil {
 		return fmt.Errorf("ring: consumer role: %w", err)

@@ -37,7 +37,7 @@ type Process struct {
 
 // Stats returns a snapshot of the ring's shared state.
 func (r *Ring) Stats() Stats {
-	if r.closed {
+	if r.closed || r.fault != nil {
 		return Stats{Config: r.cfg}
 	}
 	pid, created := r.creator()

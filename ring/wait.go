@@ -93,6 +93,11 @@ func (r *Ring) await(ctx context.Context, forRoom bool, try func() bool) error {
 			lastPeerCheck = monotime()
 			err = r.checkPeer(peer, try)
 		}
+		if err == nil {
+			if err = r.checkTruncated(); err != nil {
+				return r.broken(err) // and touch nothing more: the pages may be gone
+			}
+		}
 		if err != nil {
 			atomic.AddUint32(waiters, ^uint32(0))
 			return err
@@ -108,6 +113,9 @@ func (r *Ring) await(ctx context.Context, forRoom bool, try func() bool) error {
 			slice = min(slice, time.Until(dl)+time.Millisecond)
 		}
 		sleepCtx(ctx, word, w, slice)
+		if err := r.checkTruncated(); err != nil {
+			return r.broken(err) // and touch nothing more: the pages may be gone
+		}
 		atomic.AddUint32(waiters, ^uint32(0))
 		i = spinTries / 2 // woken: the other side is active, poll a little before sleeping again
 	}
@@ -168,4 +176,28 @@ func sleepCtx(ctx context.Context, word *uint32, w uint32, d time.Duration) {
 			osYield()
 		}
 	}
+}
+
+// checkTruncated returns ErrCorrupt when the file under a file-backed ring
+// has shrunk below the ring since it was mapped: touching the missing pages
+// would kill the process with SIGBUS. A waiter checks before and after every
+// sleep, so a process asleep on a ring that someone truncates gets an error
+// instead. (Anonymous regions are sealed; they cannot shrink.)
+func (r *Ring) checkTruncated() error {
+	if r.region == nil || r.region.Path() == "" {
+		return nil
+	}
+	f := r.region.File()
+	if f == nil {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	if need := int64(totalSize(r.cfg)); fi.Size() < need {
+		return fmt.Errorf("ring: %s was truncated to %d bytes under the mapping; the ring needs %d: %w",
+			r.region.Path(), fi.Size(), need, ErrCorrupt)
+	}
+	return nil
 }

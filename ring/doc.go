@@ -1,0 +1,90 @@
+// Package ring lays lock-free queues on shared memory: a header and a fixed
+// number of fixed-size slots, in a region that several processes map. The
+// processes coordinate with atomic operations on the mapped words alone: no
+// locks, no sockets, no daemon, and no system call on the fast path.
+//
+// # Kinds
+//
+// An SPSC ring has one producer process and one consumer process. Its fast
+// path has no atomic read-modify-write at all: the producer publishes each
+// message with a store-release into the slot, the consumer polls the slot it
+// is about to read, and gives slots back a few dozen at a time. Use it for a
+// pipeline stage that feeds another.
+//
+// An MPMC ring takes any number of producers and consumers, in any
+// processes, and costs one compare-and-swap per message on each side. Use it
+// for a pool of workers, or fan-in from several processes.
+//
+// # Process model
+//
+// A process maps the region (Create, Open, Anonymous, Inherit, or its own
+// mapping with Format/Attach) and gets a *Ring handle. Handles are
+// process-local; the ring is not. On an SPSC ring the first push through a
+// handle claims the producer role and the first pop the consumer role, by
+// writing the handle's identity (pid, a per-handle token, the process start
+// time and pid namespace) into the header: a second producer is refused with
+// ErrBusy, in another process or in this one. Close gives the roles up. On an
+// MPMC ring each handle takes a process record on first use (64 at most).
+//
+// Within a process: an SPSC handle is pushed by one goroutine at a time and
+// popped by one goroutine at a time; an MPMC handle may be used by any number
+// of goroutines. Shutdown, Len, Config and Stats are safe at any time. Close
+// must not run concurrently with other calls on the same handle.
+//
+// # Memory ordering contract
+//
+// Everything a producer writes into a message happens before a consumer that
+// receives it returns from Pop: the slot's sequence word is stored with
+// release semantics after the payload and length, and loaded with acquire
+// semantics before them. A consumer's reads of a slot happen before the
+// producer that reuses the slot writes it (the consumer's release of the slot
+// is a store-release after its copy). Nothing else is ordered between
+// processes: two messages from different producers of an MPMC ring arrive in
+// the order of their claims, which need not be the order in which Push was
+// called. Messages from one producer arrive in order, at any one consumer.
+//
+// On amd64 a store-release is an ordinary MOV (the hardware keeps stores in
+// order; sync/atomic's Store would add a full barrier, ten times the cost),
+// on arm64 an STLR. The race detector builds use sync/atomic throughout.
+//
+// # Waiting
+//
+// Push and Pop spin briefly, yield, then sleep in the kernel on a futex word
+// in the header until the other side wakes them, or their context ends. The
+// other side makes the wake-up system call only when a waiter has announced
+// itself, so a busy ring makes no system calls. An idle waiter uses no CPU
+// (it wakes every few tens of milliseconds to check on its peer). Set
+// Options.Wait to WaitSpin for the lowest latency at the price of a core.
+//
+// # Crashes
+//
+// A ring outlives its processes. A producer or consumer killed at any
+// instruction loses at most the message it was handling: an SPSC successor
+// takes the role over from the dead process and continues where the ring
+// stands; on an MPMC ring, a slot left claimed by a dead process is freed by
+// whoever finds it in the way (see Options.Grace), and the record the dead
+// process held is reused. Process liveness is judged by pid and start time,
+// so a reused pid is not mistaken for the dead process; a process in another
+// pid namespace cannot be judged and is taken to be alive, so rings shared
+// across pid namespaces do not recover from crashes by themselves.
+//
+// An SPSC Pop on an empty ring whose producer died returns ErrPeerDead (and a
+// Push on a full ring whose consumer died), unless Options.WaitForPeer.
+//
+// # Hostile memory
+//
+// Attach validates the header against the region's real size and keeps a
+// copy; nothing on the fast path reads the configuration from shared memory
+// again, and every slot index is masked. A process that scribbles on the
+// ring can make operations fail with ErrCorrupt, never make another process
+// panic or read or write outside the region.
+//
+// A file truncated under a mapping is the one thing the kernel answers with
+// a signal: touching a page past the new end raises SIGBUS. Attach checks the
+// header against the file's size; a handle checks the size again before it
+// first takes a role or a record, and before and after each sleep, and then
+// returns ErrCorrupt (for good) instead of touching the memory. A process in
+// the middle of an operation when the file shrinks still dies of SIGBUS.
+// Anonymous regions are sealed against shrinking; for files, keep the default
+// 0600 mode so that only their owner can truncate them.
+package ring

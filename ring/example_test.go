@@ -1,0 +1,195 @@
+package ring_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/shmring/shmring/ring"
+	"github.com/shmring/shmring/shm"
+)
+
+// Format lays a ring on memory you already have (here a region from
+// package shm); Attach validates it and returns another handle, as a second
+// process would after mapping the same memory.
+func ExampleFormat() {
+	cfg := ring.Config{Kind: ring.SPSC, Capacity: 64, SlotSize: 128}
+	size, err := ring.Size(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	region, err := shm.Anonymous(size)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer region.Close()
+
+	producer, err := ring.Format(region.Bytes(), cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	consumer, err := ring.Attach(region.Bytes())
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := producer.TryPush([]byte("hello")); err != nil {
+		log.Fatal(err)
+	}
+	buf := make([]byte, cfg.SlotSize)
+	n, err := consumer.TryPop(buf)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s %+v\n", buf[:n], consumer.Config())
+	// Output: hello {Kind:spsc Capacity:64 SlotSize:128}
+}
+
+// Attach refuses memory that does not hold a ring, and says why.
+func ExampleAttach() {
+	mem := make([]byte, 8192)
+	copy(mem, "definitely not a ring")
+	_, err := ring.Attach(mem)
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, ring.ErrIncompatible))
+	// Output:
+	// ring: magic 0x6574696e69666564 is not "SHMRING1"
+	// true
+}
+
+// A Typed view moves fixed-size values with no encoding: the bytes of the
+// struct are copied into the slot and out again.
+func ExampleNewTyped() {
+	type Tick struct {
+		Seq   uint64
+		Price float64
+		Qty   int32
+	}
+	r, err := ring.Anonymous(ring.Config{Kind: ring.SPSC, Capacity: 1024, SlotSize: 64})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	ticks, err := ring.NewTyped[Tick](r)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := ticks.Push(ctx, Tick{Seq: 1, Price: 99.5, Qty: 10}); err != nil {
+		log.Fatal(err)
+	}
+	t, err := ticks.Pop(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%+v\n", t)
+	// Output: {Seq:1 Price:99.5 Qty:10}
+}
+
+// Shutdown ends the stream: pushes fail, pops drain what is queued and then
+// return io.EOF, in every process.
+func ExampleRing_Shutdown() {
+	r, err := ring.Anonymous(ring.Config{Kind: ring.MPMC, Capacity: 8, SlotSize: 16})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	for _, m := range []string{"one", "two"} {
+		if err := r.TryPush([]byte(m)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	r.Shutdown()
+	fmt.Println(r.TryPush([]byte("three")))
+	buf := make([]byte, 16)
+	for {
+		n, err := r.Pop(context.Background(), buf)
+		if err == io.EOF {
+			fmt.Println("EOF")
+			break
+		}
+		fmt.Println(string(buf[:n]))
+	}
+	// Output:
+	// ring: ring is shut down
+	// one
+	// two
+	// EOF
+}
+
+// Batches publish once: TryPushBatch writes as many messages as fit, and
+// PopFunc hands out views into the slots, released together afterwards.
+func ExampleRing_PopFunc() {
+	r, err := ring.Anonymous(ring.Config{Kind: ring.SPSC, Capacity: 4, SlotSize: 8})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	n, err := r.TryPushBatch([][]byte{[]byte("a"), []byte("b"), []byte("c"), []byte("d"), []byte("e")})
+	fmt.Println(n, err)
+	got, err := r.PopFunc(context.Background(), 10, func(msg []byte) { fmt.Print(string(msg), " ") })
+	fmt.Println(got, err)
+	// Output:
+	// 4 ring: ring is full
+	// a b c d 4 <nil>
+}
+
+// Create makes a ring in a file; Open attaches to it by name from any
+// process. A bare name means a file in /dev/shm.
+func ExampleCreate() {
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("example-ring-%d", os.Getpid()))
+	r, err := ring.Create(path, ring.Config{Kind: ring.MPMC, Capacity: 16, SlotSize: 32})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer shm.Remove(path)
+	defer r.Close()
+	r.TryPush([]byte("from the creator"))
+
+	other, err := ring.Open(path) // as another process would
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer other.Close()
+	buf := make([]byte, 32)
+	n, _ := other.TryPop(buf)
+	fmt.Println(string(buf[:n]), other.Len())
+	// Output: from the creator 0
+}
+
+// Stats reads the shared state without touching it: inspectors may use a
+// read-only mapping.
+func ExampleRing_Stats() {
+	r, err := ring.Anonymous(ring.Config{Kind: ring.SPSC, Capacity: 8, SlotSize: 8})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	r.TryPush([]byte("x"))
+	r.TryPush([]byte("y"))
+	s := r.Stats()
+	fmt.Println(s.Kind, s.Capacity, s.Len, s.Tail, s.Head, len(s.Processes), s.Processes[0].Produces)
+	// Output: spsc 8 2 2 0 1 true
+}
+
+// Anonymous rings have no name: hand them to child processes with Share;
+// the child attaches with Inherit.
+func ExampleAnonymous() {
+	r, err := ring.Anonymous(ring.Config{Kind: ring.SPSC, Capacity: 256, SlotSize: 512})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command("/proc/self/exe", "-child") // your worker program
+	if err := r.Share(cmd, "jobs"); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(cmd.Env[len(cmd.Env)-1])
+	// In the child: jobs, err := ring.Inherit("jobs")
+
+	// Output: SHMRING_FD_jobs=3
+}

@@ -1,0 +1,234 @@
+package ring
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// deadPID returns the pid of a process that has exited and been reaped.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	require.NoError(t, cmd.Run())
+	return cmd.Process.Pid
+}
+
+// plant makes process record i look owned by pid.
+func plant(r *Ring, i int, pid int) {
+	rec := r.record(i)
+	atomic.StoreUint64(&rec.start, 0)
+	atomic.StoreUint64(&rec.pidns, self().pidns)
+	atomic.StoreUint64(&rec.owner, uint64(pid)<<32|7)
+}
+
+func testRing(t *testing.T, kind Kind, capacity int) *Ring {
+	t.Helper()
+	cfg := Config{Kind: kind, Capacity: capacity, SlotSize: 16}
+	r, err := Format(alignedCopy(make([]byte, totalSize(cfg))), cfg)
+	require.NoError(t, err)
+	r.SetOptions(Options{Grace: time.Nanosecond})
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// popUntil calls TryPop until it stops reporting ErrEmpty, at most tries
+// times: recovery needs two looks at a stuck slot (the first starts the
+// grace period).
+func popUntil(r *Ring, buf []byte, tries int) (int, error) {
+	for i := 0; ; i++ {
+		n, err := r.TryPop(buf)
+		if err != ErrEmpty || i == tries {
+			return n, err
+		}
+	}
+}
+
+// A producer that died between claiming a slot and publishing it does not
+// stall the ring: consumers free the slot and go on with the next message.
+func TestRecoverDeadProducer(t *testing.T) {
+	r := testRing(t, MPMC, 8)
+	plant(r, 5, deadPID(t))
+	*slotSeq(r.slot(0)) = seqWord(0, tagWriting|5) // claimed position 0, died
+	*r.tail() = 1
+	require.NoError(t, r.TryPush([]byte("after")))
+	buf := make([]byte, 16)
+	n, err := popUntil(r, buf, 1000)
+	require.NoError(t, err)
+	assert.Equal(t, "after", string(buf[:n]))
+	assert.Equal(t, uint64(1), r.m.recovered.Load())
+	assert.Equal(t, seqWord(8, tagFree), *slotSeq(r.slot(0)), "free for the next turn")
+}
+
+// A consumer that died between claiming a message and releasing its slot
+// does not block producers once the ring wraps.
+func TestRecoverDeadConsumer(t *testing.T) {
+	r := testRing(t, MPMC, 4)
+	for i := 0; i < 4; i++ {
+		require.NoError(t, r.TryPush([]byte{byte(i)}))
+	}
+	plant(r, 6, deadPID(t))
+	*slotSeq(r.slot(0)) = seqWord(0, tagReading|6) // claimed message 0, died
+	*r.head() = 1
+	var err error
+	for i := 0; i < 1000; i++ {
+		if err = r.TryPush([]byte{4}); err != ErrFull {
+			break
+		}
+	}
+	require.NoError(t, err)
+	buf := make([]byte, 16)
+	for _, want := range []byte{1, 2, 3, 4} {
+		n, err := r.TryPop(buf)
+		require.NoError(t, err)
+		assert.Equal(t, []byte{want}, buf[:n])
+	}
+}
+
+// A slot claimed by a live process is never taken from it, however long it
+// takes.
+func TestNeverRecoverLiveClaimer(t *testing.T) {
+	r := testRing(t, MPMC, 8)
+	plant(r, 5, os.Getpid())
+	*slotSeq(r.slot(0)) = seqWord(0, tagWriting|5)
+	*r.tail() = 1
+	require.NoError(t, r.TryPush([]byte("behind")))
+	_, err := popUntil(r, make([]byte, 16), 1000)
+	assert.ErrorIs(t, err, ErrEmpty)
+	assert.Equal(t, seqWord(0, tagWriting|5), *slotSeq(r.slot(0)))
+	assert.Zero(t, r.m.recovered.Load())
+
+	// A record being filled in (claiming bit) is judged by its pid alone.
+	rec := r.record(5)
+	atomic.StoreUint64(&rec.start, 12345) // not ours
+	atomic.StoreUint64(&rec.owner, uint64(os.Getpid())<<32|7|claimingBit)
+	_, err = popUntil(r, make([]byte, 16), 100)
+	assert.ErrorIs(t, err, ErrEmpty)
+	// Without the bit, a wrong start time means the pid was reused: dead.
+	atomic.StoreUint64(&rec.owner, uint64(os.Getpid())<<32|7)
+	n, err := popUntil(r, make([]byte, 16), 1000)
+	require.NoError(t, err)
+	assert.Equal(t, 6, n)
+}
+
+// When every record is held, a new participant takes a dead owner's
+// record, after freeing the slots that owner left claimed.
+func TestReclaimDeadLane(t *testing.T) {
+	r := testRing(t, MPMC, 8)
+	dead := deadPID(t)
+	for i := 0; i < numRecords; i++ {
+		plant(r, i, os.Getpid())
+	}
+	_, err := r.lane()
+	assert.ErrorIs(t, err, ErrBusy)
+	plant(r, 9, dead)
+	*slotSeq(r.slot(0)) = seqWord(0, tagWriting|9)
+	*r.tail() = 1
+	lane, err := r.lane()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(9), lane)
+	assert.Equal(t, seqWord(8, tagFree), *slotSeq(r.slot(0)), "the dead owner's claim was freed first")
+	assert.Equal(t, r.owner, atomic.LoadUint64(&r.record(9).owner))
+}
+
+// An SPSC consumer waiting on an empty ring whose producer died gets
+// ErrPeerDead, after every message the producer published.
+func TestSPSCPeerDead(t *testing.T) {
+	r := testRing(t, SPSC, 8)
+	require.NoError(t, r.TryPush([]byte("last words")))
+	r.p.held = false // the producer "process" is gone...
+	plant(r, recProducer, deadPID(t))
+	ctx := context.Background()
+	buf := make([]byte, 16)
+	n, err := r.Pop(ctx, buf)
+	require.NoError(t, err)
+	assert.Equal(t, "last words", string(buf[:n]))
+	_, err = r.Pop(ctx, buf)
+	assert.ErrorIs(t, err, ErrPeerDead)
+	assert.Contains(t, err.Error(), "producer (pid")
+
+	r.SetOptions(Options{WaitForPeer: true})
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	_, err = r.Pop(ctx, buf)
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "waits for a replacement instead")
+}
+
+// A producer that takes over a dead one's role continues where the ring
+// stands, stepping over a message the dead one published without storing
+// tail.
+func TestSPSCTakeover(t *testing.T) {
+	r := testRing(t, SPSC, 8)
+	require.NoError(t, r.TryPush([]byte("a")))
+	require.NoError(t, r.TryPush([]byte("b")))
+	s := r.slot(2)
+	copy(slotPayload(s, 1), "c")
+	*slotLen(s) = 1
+	*slotSeq(s) = seqWord(2, tagFull) // published; tail still says 2
+	r.p.held = false
+	plant(r, recProducer, deadPID(t))
+
+	next, err := Attach(r.mem)
+	require.NoError(t, err)
+	defer next.Close()
+	require.NoError(t, next.TryPush([]byte("d")))
+	buf := make([]byte, 16)
+	var got string
+	for {
+		n, err := r.TryPop(buf)
+		if err == ErrEmpty {
+			break
+		}
+		require.NoError(t, err)
+		got += string(buf[:n])
+	}
+	assert.Equal(t, "abcd", got)
+
+	other, err := Attach(r.mem)
+	require.NoError(t, err)
+	defer other.Close()
+	assert.ErrorIs(t, other.TryPush([]byte("e")), ErrBusy, "the new producer is alive")
+}
+
+// A process asleep on a file-backed ring that another truncates gets
+// ErrCorrupt instead of dying of SIGBUS.
+func TestTruncatedWhileWaiting(t *testing.T) {
+	path := t.TempDir() + "/ring"
+	r, err := Create(path, Config{Kind: SPSC, Capacity: 8, SlotSize: 16})
+	require.NoError(t, err)
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got := make(chan error, 1)
+	go func() {
+		_, err := r.Pop(ctx, make([]byte, 16))
+		got <- err
+	}()
+	for atomic.LoadUint32(r.notEmptyWait()) == 0 { // asleep
+		runtime.Gosched()
+	}
+	require.NoError(t, os.Truncate(path, 0))
+	err = <-got
+	assert.ErrorIs(t, err, ErrCorrupt)
+	assert.Contains(t, err.Error(), "was truncated to 0 bytes")
+}
+
+func TestTruncatedHandleStaysBroken(t *testing.T) {
+	path := t.TempDir() + "/ring"
+	r, err := Create(path, Config{Kind: MPMC, Capacity: 8, SlotSize: 16})
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(path, 0))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = r.Pop(ctx, make([]byte, 16)) // the first pop checks before it touches the header
+	assert.ErrorIs(t, err, ErrCorrupt)
+	assert.ErrorIs(t, r.TryPush([]byte("x")), ErrCorrupt, "and the handle stays broken")
+	require.NoError(t, r.Close(), "Close unmaps without touching the header")
+}
