@@ -76,11 +76,11 @@ func (r *Ring) registerLane() (uint64, error) {
 // while this handle holds the lane's record in the claiming state, so no one
 // else recovers or claims with this lane meanwhile.
 func (r *Ring) recoverLane(lane int) {
-	for i := uint64(0); i < uint64(r.cfg.Capacity); i++ {
+	for i := uint64(0); i < r.capacity; i++ {
 		s := r.slot(i)
 		v := atomic.LoadUint64(slotSeq(s))
 		if tag := v & 0xff; (tag&0xc0 == tagWriting || tag&0xc0 == tagReading) && int(tag&laneMask) == lane {
-			atomic.CompareAndSwapUint64(slotSeq(s), v, seqWord(v>>8+uint64(r.cfg.Capacity), tagFree))
+			atomic.CompareAndSwapUint64(slotSeq(s), v, seqWord(v>>8+r.capacity, tagFree))
 		}
 	}
 }
@@ -125,7 +125,7 @@ func (r *Ring) tryRecover(s unsafe.Pointer, v uint64) bool {
 	}
 	// The claimer is gone: the slot serves the next turn. Its message, if
 	// any, died with it.
-	if atomic.CompareAndSwapUint64(slotSeq(s), v, seqWord(v>>8+uint64(r.cfg.Capacity), tagFree)) {
+	if atomic.CompareAndSwapUint64(slotSeq(s), v, seqWord(v>>8+r.capacity, tagFree)) {
 		r.m.recovered.Add(1)
 		return true
 	}
@@ -140,7 +140,7 @@ func (r *Ring) tryRecover(s unsafe.Pointer, v uint64) bool {
 // where both stop. The hint may be further still.
 func (r *Ring) catchUp(pos uint64, d int64, v uint64, hint *uint64, consumer bool) uint64 {
 	t := pos + uint64(d)
-	next := t - uint64(r.cfg.Capacity) + 1
+	next := t - r.capacity + 1
 	switch tag := v & 0xff; {
 	case tag == tagClosed:
 		next = t
@@ -222,7 +222,7 @@ func (r *Ring) mpmcClaimWrite(lane, pos uint64) (unsafe.Pointer, uint64, error) 
 
 // mpmcWrite fills a claimed slot and publishes it.
 func (r *Ring) mpmcWrite(s unsafe.Pointer, pos uint64, msg []byte) {
-	copy(slotPayload(s, len(msg)), msg)
+	writePayload(s, msg)
 	faultinject.At(faultinject.AfterCopy)
 	atomic.StoreUint32(slotLen(s), uint32(len(msg))) // MOV on amd64; read with a load-acquire
 	faultinject.At(faultinject.BeforePublish)
@@ -234,7 +234,7 @@ func (r *Ring) mpmcTryPush(msg []byte) error {
 	if err != nil {
 		return err
 	}
-	if len(msg) > r.cfg.SlotSize {
+	if len(msg) > r.slotSize {
 		return r.tooLarge(len(msg))
 	}
 	r.markRole(lane, roleProduces)
@@ -265,7 +265,7 @@ func (r *Ring) mpmcTryPushBatch(msgs [][]byte) (int, error) {
 	pos := atomic.LoadUint64(r.tail())
 	n := 0
 	for _, msg := range msgs {
-		if len(msg) > r.cfg.SlotSize {
+		if len(msg) > r.slotSize {
 			err = r.tooLarge(len(msg))
 			break
 		}
@@ -316,7 +316,7 @@ func (r *Ring) mpmcClaimRead(lane, pos uint64, limit int, exact bool) (unsafe.Po
 			if atomic.LoadUint64(slotSeq(s)) != v {
 				continue // taken meanwhile: n may be another message's
 			}
-			if n > r.cfg.SlotSize {
+			if n > r.slotSize {
 				return nil, 0, 0, r.badLength(pos, n)
 			}
 			if limit >= 0 && (n > limit || exact && n != limit) {
@@ -356,7 +356,7 @@ func (r *Ring) mpmcClaimRead(lane, pos uint64, limit int, exact bool) (unsafe.Po
 // turn.
 func (r *Ring) mpmcRelease(s unsafe.Pointer, pos uint64) {
 	faultinject.At(faultinject.AfterConsume)
-	storeRelease64(slotSeq(s), seqWord(pos+uint64(r.cfg.Capacity), tagFree)) // after the copy out
+	storeRelease64(slotSeq(s), seqWord(pos+r.capacity, tagFree)) // after the copy out
 }
 
 func (r *Ring) mpmcTryPop(buf []byte, exact bool) (int, error) {
@@ -370,7 +370,7 @@ func (r *Ring) mpmcTryPop(buf []byte, exact bool) (int, error) {
 		return n, err
 	}
 	raise(r.head(), pos+1)
-	copy(buf, slotPayload(s, n))
+	readPayload(buf, s, n)
 	r.mpmcRelease(s, pos)
 	if atomic.LoadUint32(r.notFullWait()) != 0 {
 		r.wake(r.notFullSeq())

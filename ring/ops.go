@@ -2,6 +2,9 @@ package ring
 
 import (
 	"context"
+	"sync/atomic"
+
+	"github.com/shmring/shmring/internal/faultinject"
 )
 
 // TryPush copies msg into the ring if a slot is free. It returns nil,
@@ -9,8 +12,36 @@ import (
 // On an SPSC ring the first push claims the producer role for this handle
 // (ErrBusy if another live process or handle holds it).
 func (r *Ring) TryPush(msg []byte) error {
+	// The SPSC fast path, for small messages, in line: no call (so nothing
+	// saved to the stack: a producer waiting for cache lines is limited by
+	// how many stores it has in flight), no read-modify-write, stores to
+	// shared memory only for the payload and length and the sequence word
+	// that publishes them. See spsc.go.
+	p := &r.p
+	n := len(msg)
+	if r.cfg.Kind != SPSC || !p.held || n > smallPayload || n > r.slotSize ||
+		p.pos-p.head >= r.capacity || faultinject.Armed() || atomic.LoadUint32(r.closedWord()) != 0 {
+		return r.pushSlow(msg)
+	}
+	pos := p.pos
+	s := r.slot(pos)
+	writeSmall(s, msg)
+	*slotLen(s) = uint32(n)
+	storeRelease64(slotSeq(s), seqWord(pos, tagFull)) // publishes the message to the consumer
+	pos++
+	p.pos = pos
+	if pos&(r.relEvery-1) == 0 {
+		storeRelease64(r.tail(), pos) // now and then: only Len and a successor read it
+	}
+	if atomic.LoadUint32(r.notEmptyWait()) != 0 {
+		r.wake(r.notEmptySeq())
+	}
+	return nil
+}
+
+func (r *Ring) pushSlow(msg []byte) error {
 	if r.cfg.Kind == SPSC {
-		return r.spscTryPush(msg)
+		return r.spscPushSlow(msg)
 	}
 	return r.mpmcTryPush(msg)
 }
@@ -22,6 +53,10 @@ func (r *Ring) Push(ctx context.Context, msg []byte) error {
 	if err := r.TryPush(msg); err != ErrFull {
 		return err
 	}
+	return r.pushWait(ctx, msg)
+}
+
+func (r *Ring) pushWait(ctx context.Context, msg []byte) error {
 	var err error
 	if werr := r.await(ctx, true, func() bool {
 		err = r.TryPush(msg)
@@ -38,8 +73,35 @@ func (r *Ring) Push(ctx context.Context, msg []byte) error {
 // message's length, when buf is too small: that message stays in the ring.
 // On an SPSC ring the first pop claims the consumer role for this handle.
 func (r *Ring) TryPop(buf []byte) (int, error) {
+	// The SPSC fast path, for small messages, in line: one load-acquire of
+	// the slot it must read anyway, the copy, one store of head, and no
+	// call but the occasional release. See spsc.go.
+	c := &r.c
+	if r.cfg.Kind != SPSC || !c.held || faultinject.Armed() {
+		return r.popSlow(buf)
+	}
+	pos := c.pos
+	s := r.slot(pos)
+	if atomic.LoadUint64(slotSeq(s)) != seqWord(pos, tagFull) { // load-acquire: pairs with the producer's publish
+		return r.popSlow(buf)
+	}
+	n := int(*slotLen(s)) // after the sequence word: this message's length
+	if n > smallPayload || n > len(buf) || n > r.slotSize {
+		return r.popSlow(buf)
+	}
+	readSmall(buf, s, n)
+	pos++
+	c.pos = pos
+	storeRelease64(r.head(), pos) // consumed: for Len and for a successor
+	if pos-c.released >= r.relEvery {
+		return r.spscReleased(n)
+	}
+	return n, nil
+}
+
+func (r *Ring) popSlow(buf []byte) (int, error) {
 	if r.cfg.Kind == SPSC {
-		return r.spscTryPop(buf, false)
+		return r.spscPopSlow(buf, false)
 	}
 	return r.mpmcTryPop(buf, false)
 }
@@ -58,7 +120,7 @@ func (r *Ring) Pop(ctx context.Context, buf []byte) (int, error) {
 func (r *Ring) popWait(ctx context.Context, buf []byte, exact bool) (n int, err error) {
 	try := func() bool {
 		if r.cfg.Kind == SPSC {
-			n, err = r.spscTryPop(buf, exact)
+			n, err = r.spscPopSlow(buf, exact)
 		} else {
 			n, err = r.mpmcTryPop(buf, exact)
 		}

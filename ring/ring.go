@@ -101,6 +101,8 @@ type Ring struct {
 	closed bool
 	fault  error // set when the memory under the handle went bad (truncated file); every call returns it
 
+	relEvery uint64 // SPSC consumer: messages between two stores of released
+
 	_ [64]byte
 	p producerState
 	_ [64]byte
@@ -171,7 +173,8 @@ func Attach(mem []byte) (*Ring, error) {
 
 func newRing(l *layout, mem []byte) *Ring {
 	registerFence()
-	r := &Ring{layout: *l, mem: mem, owner: newOwner(), opts: Options{Grace: defaultGrace}}
+	r := &Ring{layout: *l, mem: mem, owner: newOwner(), opts: Options{Grace: defaultGrace},
+		relEvery: releaseEvery(l.cfg.Capacity)}
 	r.m.lane.Store(-1)
 	return r
 }
@@ -291,8 +294,7 @@ func (r *Ring) Len() int {
 		return 0
 	}
 	head := atomic.LoadUint64(r.head())
-	tail := atomic.LoadUint64(r.tail())
-	n := int64(tail - head)
+	n := int64(r.tailPos() - head)
 	if n < 0 {
 		return 0
 	}
@@ -371,6 +373,7 @@ func (r *Ring) Close() error {
 		r.m.lane.Store(-1)
 	}
 	if r.p.held {
+		storeRelease64(r.tail(), r.p.pos) // exact, for whoever comes next
 		r.releaseRecord(recProducer)
 	}
 	if r.c.held {

@@ -42,14 +42,11 @@ func (r *Ring) claimProducer() error {
 	if _, err := r.claimRecord(recProducer, roleProduces, nil); err != nil {
 		return fmt.Errorf("ring: producer role: %w", err)
 	}
-	// Continue where the ring stands. A producer that died between
-	// publishing a slot and storing tail left FULL(tail) behind: step over it.
-	pos := atomic.LoadUint64(r.tail())
+	// Continue where the ring stands: after the last published message, which
+	// may be past tail (see spscTail).
+	pos := r.spscTail()
 	head := atomic.LoadUint64(r.released())
-	for i := 0; i < r.cfg.Capacity && atomic.LoadUint64(slotSeq(r.slot(pos))) == seqWord(pos, tagFull); i++ {
-		pos++
-	}
-	if pos-head > uint64(r.cfg.Capacity) {
+	if pos-head > r.capacity {
 		r.releaseRecord(recProducer)
 		return fmt.Errorf("ring: producer takeover: tail %d and head %d are %d apart, more than the capacity %d: %w",
 			pos, head, pos-head, r.cfg.Capacity, ErrCorrupt)
@@ -78,7 +75,7 @@ func (r *Ring) claimConsumer() error {
 
 // releaseEvery is how many messages the SPSC consumer reads between two
 // stores of released: a quarter of the ring, at most 32.
-func (r *Ring) releaseEvery() uint64 { return uint64(min(max(r.cfg.Capacity/4, 1), 32)) }
+func releaseEvery(capacity int) uint64 { return uint64(min(max(capacity/4, 1), 32)) }
 
 // spscRelease gives every slot read so far back to the producer and wakes
 // it if it sleeps.
@@ -94,47 +91,61 @@ func (r *Ring) spscRelease() {
 	}
 }
 
-// spscRoom reports whether the producer may write n more slots from its
-// position, reloading head when the cached copy says no.
-func (r *Ring) spscRoom(n uint64) bool {
-	p := &r.p
-	capacity := uint64(r.cfg.Capacity)
-	if p.pos+n-p.head <= capacity {
-		return true
-	}
-	p.head = atomic.LoadUint64(r.released()) // load-acquire: pairs with the consumer's release
-	return p.pos+n-p.head <= capacity
-}
-
-func (r *Ring) spscTryPush(msg []byte) error {
+// spscPushSlow is TryPush on an SPSC ring for every case the fast path in
+// TryPush leaves out: it takes the role, reports errors, reloads the
+// consumer's released position when the cached one says the ring is full,
+// and copies messages of any size.
+func (r *Ring) spscPushSlow(msg []byte) error {
 	p := &r.p
 	if !p.held {
 		if err := r.claimProducer(); err != nil {
 			return err
 		}
 	}
-	if len(msg) > r.cfg.SlotSize {
+	if len(msg) > r.slotSize {
 		return r.tooLarge(len(msg))
 	}
 	if atomic.LoadUint32(r.closedWord()) != 0 {
 		return ErrClosed
 	}
-	if !r.spscRoom(1) {
-		return ErrFull
+	if p.pos-p.head >= r.capacity {
+		p.head = atomic.LoadUint64(r.released()) // load-acquire: pairs with the consumer's release
+		if p.pos-p.head >= r.capacity {
+			return ErrFull
+		}
 	}
-	pos := p.pos
-	s := r.slot(pos)
+	s := r.slot(p.pos)
 	copy(slotPayload(s, len(msg)), msg)
 	faultinject.At(faultinject.AfterCopy)
 	*slotLen(s) = uint32(len(msg))
 	faultinject.At(faultinject.BeforePublish)
+	r.spscPublish(s)
+	return nil
+}
+
+// spscPublish publishes the message written into slot s, at the producer's
+// position, and wakes consumers if any sleep. TryPush has a copy of it in
+// line.
+func (r *Ring) spscPublish(s unsafe.Pointer) {
+	p := &r.p
+	pos := p.pos
 	storeRelease64(slotSeq(s), seqWord(pos, tagFull)) // publishes the message to the consumer
 	p.pos = pos + 1
-	storeRelease64(r.tail(), pos+1) // for Len and for a successor; nobody polls it
+	storeRelease64(r.tail(), pos+1) // exact on the slow path
 	if atomic.LoadUint32(r.notEmptyWait()) != 0 {
 		r.wake(r.notEmptySeq())
 	}
-	return nil
+}
+
+// spscTail returns the producer's position. The producer stores tail only
+// every relEvery messages on its fast path (nobody polls it), so the truth
+// is tail plus the published slots after it.
+func (r *Ring) spscTail() uint64 {
+	t := atomic.LoadUint64(r.tail())
+	for i := uint64(0); i < r.capacity && atomic.LoadUint64(slotSeq(r.slot(t))) == seqWord(t, tagFull); i++ {
+		t++
+	}
+	return t
 }
 
 // spscTryPushBatch writes as many of msgs as fit and publishes tail and
@@ -153,19 +164,19 @@ func (r *Ring) spscTryPushBatch(msgs [][]byte) (int, error) {
 	pos := p.pos
 	n := 0
 	for _, msg := range msgs {
-		if len(msg) > r.cfg.SlotSize {
+		if len(msg) > r.slotSize {
 			err = r.tooLarge(len(msg))
 			break
 		}
-		if pos-p.head >= uint64(r.cfg.Capacity) {
+		if pos-p.head >= r.capacity {
 			p.head = atomic.LoadUint64(r.released())
-			if pos-p.head >= uint64(r.cfg.Capacity) {
+			if pos-p.head >= r.capacity {
 				err = ErrFull
 				break
 			}
 		}
 		s := r.slot(pos)
-		copy(slotPayload(s, len(msg)), msg)
+		writePayload(s, msg)
 		*slotLen(s) = uint32(len(msg))
 		faultinject.At(faultinject.BeforePublish)
 		storeRelease64(slotSeq(s), seqWord(pos, tagFull)) // publishes this message
@@ -182,9 +193,11 @@ func (r *Ring) spscTryPushBatch(msgs [][]byte) (int, error) {
 	return n, err
 }
 
-// spscTryPop copies the next message into buf. With exact, a message whose
-// length is not len(buf) is left in the ring and reported (Typed views).
-func (r *Ring) spscTryPop(buf []byte, exact bool) (int, error) {
+// spscPopSlow is TryPop on an SPSC ring for every case the fast path in
+// TryPop leaves out (no role yet, empty, a large or corrupt message, a short
+// buffer, a typed view). With exact, a message whose length is not len(buf)
+// is left in the ring and reported.
+func (r *Ring) spscPopSlow(buf []byte, exact bool) (int, error) {
 	c := &r.c
 	if !c.held {
 		if err := r.claimConsumer(); err != nil {
@@ -199,7 +212,7 @@ func (r *Ring) spscTryPop(buf []byte, exact bool) (int, error) {
 		}
 	}
 	n := int(*slotLen(s))
-	if n > r.cfg.SlotSize {
+	if n > r.slotSize {
 		return 0, r.badLength(pos, n)
 	}
 	if n > len(buf) || exact && n != len(buf) {
@@ -207,11 +220,26 @@ func (r *Ring) spscTryPop(buf []byte, exact bool) (int, error) {
 	}
 	copy(buf, slotPayload(s, n))
 	faultinject.At(faultinject.AfterConsume)
-	c.pos = pos + 1
-	storeRelease64(r.head(), pos+1) // consumed: for Len and for a successor
-	if pos+1-c.released >= r.releaseEvery() {
+	return r.spscConsumed(n)
+}
+
+// spscConsumed moves the consumer past the message it has copied out, and
+// gives slots back to the producer every relEvery messages. TryPop has a
+// copy of it in line.
+func (r *Ring) spscConsumed(n int) (int, error) {
+	c := &r.c
+	c.pos++
+	storeRelease64(r.head(), c.pos) // consumed: for Len and for a successor
+	if c.pos-c.released >= r.relEvery {
 		r.spscRelease()
 	}
+	return n, nil
+}
+
+// spscReleased is the tail of TryPop's fast path when it is time to give
+// slots back: a call in tail position, so nothing is saved around it.
+func (r *Ring) spscReleased(n int) (int, error) {
+	r.spscRelease()
 	return n, nil
 }
 
@@ -254,7 +282,7 @@ func (r *Ring) spscTryPopFunc(max int, fn func(msg []byte)) (int, error) {
 			break
 		}
 		l := int(*slotLen(s))
-		if l > r.cfg.SlotSize {
+		if l > r.slotSize {
 			err = r.badLength(pos, l)
 			break
 		}
@@ -273,12 +301,12 @@ func (r *Ring) spscTryPopFunc(max int, fn func(msg []byte)) (int, error) {
 }
 
 func (r *Ring) tooLarge(n int) error {
-	return fmt.Errorf("ring: message of %d bytes, slot size %d: %w", n, r.cfg.SlotSize, ErrTooLarge)
+	return fmt.Errorf("ring: message of %d bytes, slot size %d: %w", n, r.slotSize, ErrTooLarge)
 }
 
 func (r *Ring) badLength(pos uint64, n int) error {
 	return fmt.Errorf("ring: message at position %d has length %d, above the slot size %d: %w",
-		pos, n, r.cfg.SlotSize, ErrCorrupt)
+		pos, n, r.slotSize, ErrCorrupt)
 }
 
 func (r *Ring) sizeMismatch(n, have int, exact bool) error {

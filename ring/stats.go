@@ -35,6 +35,13 @@ type Process struct {
 	Consumes bool
 }
 
+func (r *Ring) tailPos() uint64 {
+	if r.cfg.Kind == SPSC {
+		return r.spscTail()
+	}
+	return atomic.LoadUint64(r.tail())
+}
+
 // Stats returns a snapshot of the ring's shared state.
 func (r *Ring) Stats() Stats {
 	if r.closed || r.fault != nil {
@@ -43,7 +50,7 @@ func (r *Ring) Stats() Stats {
 	pid, created := r.creator()
 	s := Stats{
 		Config:           r.cfg,
-		Tail:             atomic.LoadUint64(r.tail()),
+		Tail:             r.tailPos(),
 		Head:             atomic.LoadUint64(r.head()),
 		Released:         atomic.LoadUint64(r.released()),
 		Len:              r.Len(),

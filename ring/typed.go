@@ -76,7 +76,7 @@ func (t *Typed[T]) TryPop() (T, error) {
 	var v T
 	var err error
 	if t.r.cfg.Kind == SPSC {
-		_, err = t.r.spscTryPop(t.bytes(&v), true)
+		_, err = t.r.spscPopSlow(t.bytes(&v), true)
 	} else {
 		_, err = t.r.mpmcTryPop(t.bytes(&v), true)
 	}
