@@ -36,6 +36,9 @@ var (
 	// process dead, or a Push found it full and its consumer dead. Set
 	// Options.WaitForPeer to wait for a replacement instead.
 	ErrPeerDead = errors.New("ring: peer process has died")
+	// ErrReadOnly: a push, pop or Shutdown on a handle from OpenReadOnly or
+	// AttachReadOnly, which may only be inspected.
+	ErrReadOnly = errors.New("ring: handle is read-only")
 	// ErrInvalidConfig: a Config that cannot describe a ring.
 	ErrInvalidConfig = errors.New("ring: invalid configuration")
 )

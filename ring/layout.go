@@ -132,6 +132,10 @@ import (
 	"unsafe"
 )
 
+// LayoutVersion is the version of the binary layout this package writes
+// and reads.
+const LayoutVersion = layoutVersion
+
 const (
 	layoutVersion = 1
 	// magic is "SHMRING1" in little-endian byte order.

@@ -232,3 +232,19 @@ func TestTruncatedHandleStaysBroken(t *testing.T) {
 	assert.ErrorIs(t, r.TryPush([]byte("x")), ErrCorrupt, "and the handle stays broken")
 	require.NoError(t, r.Close(), "Close unmaps without touching the header")
 }
+
+func TestSlotStatesShowStuck(t *testing.T) {
+	r := testRing(t, MPMC, 8)
+	plant(r, 5, deadPID(t))
+	plant(r, 6, os.Getpid())
+	*slotSeq(r.slot(0)) = seqWord(0, tagWriting|5)
+	*slotSeq(r.slot(1)) = seqWord(1, tagWriting|6)
+	*slotSeq(r.slot(2)) = seqWord(2, tagFull)
+	*slotSeq(r.slot(3)) = seqWord(3, 0x33)
+	assert.Equal(t, SlotStates{Free: 4, Full: 1, Writing: 2, Stuck: 1, Corrupt: 1}, r.SlotStates())
+	procs := r.Stats().Processes
+	require.Len(t, procs, 2)
+	assert.False(t, procs[0].Alive)
+	assert.True(t, procs[1].Alive)
+	assert.Equal(t, uint32(7), procs[1].Handle)
+}

@@ -94,12 +94,13 @@ const defaultGrace = 20 * time.Millisecond
 // first.
 type Ring struct {
 	layout
-	region *shm.Region // owned region; nil when the caller owns the memory
-	mem    []byte
-	owner  uint64 // this handle's owner word in process records
-	opts   Options
-	closed bool
-	fault  error // set when the memory under the handle went bad (truncated file); every call returns it
+	region   *shm.Region // owned region; nil when the caller owns the memory
+	mem      []byte
+	owner    uint64 // this handle's owner word in process records
+	opts     Options
+	closed   bool
+	readOnly bool  // from OpenReadOnly or AttachReadOnly: inspect only
+	fault    error // set when the memory under the handle went bad (truncated file); every call returns it
 
 	relEvery uint64 // SPSC consumer: messages between two stores of released
 
@@ -212,6 +213,33 @@ func Open(path string) (*Ring, error) {
 	return attachRegion(reg, "open", reg.Path())
 }
 
+// AttachReadOnly is Attach for inspectors: the handle reads Stats, Len,
+// Config and SlotStates, and every push, pop or Shutdown returns
+// ErrReadOnly. Use it on read-only mappings, where a push would fault.
+func AttachReadOnly(mem []byte) (*Ring, error) {
+	r, err := Attach(mem)
+	if err != nil {
+		return nil, err
+	}
+	r.readOnly = true
+	return r, nil
+}
+
+// OpenReadOnly maps the ring file at path read-only and attaches an
+// inspector's handle to it (see AttachReadOnly). It never changes the ring.
+func OpenReadOnly(path string) (*Ring, error) {
+	reg, err := shm.Open(path, shm.ReadOnly())
+	if err != nil {
+		return nil, err
+	}
+	r, err := attachRegion(reg, "open", reg.Path())
+	if err != nil {
+		return nil, err
+	}
+	r.readOnly = true
+	return r, nil
+}
+
 // Anonymous makes a ring of cfg on a new anonymous region (memfd on Linux):
 // no name in any file system, freed by the kernel when the last process
 // holding it exits. Hand it to child processes with Share.
@@ -320,6 +348,9 @@ func (r *Ring) Shutdown() error {
 	if r.fault != nil {
 		return r.fault
 	}
+	if r.readOnly {
+		return ErrReadOnly
+	}
 	atomic.StoreUint32(r.closedWord(), 1) // every push after this fails; pops see it when the ring runs dry
 	r.wake(r.notEmptySeq())
 	r.wake(r.notFullSeq())
@@ -337,6 +368,9 @@ func (r *Ring) IsShutdown() bool {
 func (r *Ring) usable() error {
 	if r.closed {
 		return ErrClosed
+	}
+	if r.readOnly {
+		return ErrReadOnly
 	}
 	if r.fault != nil {
 		return r.fault

@@ -575,3 +575,27 @@ func TestOpenNamesPathInErrors(t *testing.T) {
 	assert.Contains(t, err.Error(), fmt.Sprintf("ring: open %s: magic", path))
 	assert.True(t, errors.Is(err, ring.ErrIncompatible))
 }
+
+func TestReadOnlyHandles(t *testing.T) {
+	path := t.TempDir() + "/ring"
+	r, err := ring.Create(path, ring.Config{Kind: ring.MPMC, Capacity: 8, SlotSize: 8})
+	require.NoError(t, err)
+	defer r.Close()
+	require.NoError(t, r.TryPush([]byte("a")))
+	ro, err := ring.OpenReadOnly(path)
+	require.NoError(t, err)
+	defer ro.Close()
+	assert.ErrorIs(t, ro.TryPush([]byte("b")), ring.ErrReadOnly)
+	_, err = ro.TryPop(make([]byte, 8))
+	assert.ErrorIs(t, err, ring.ErrReadOnly)
+	assert.ErrorIs(t, ro.Shutdown(), ring.ErrReadOnly)
+	assert.Equal(t, 1, ro.Len())
+	s := ro.Stats()
+	assert.Equal(t, ring.LayoutVersion, s.Version)
+	assert.Equal(t, ring.SlotStates{Free: 7, Full: 1}, ro.SlotStates())
+	assert.False(t, ro.IsShutdown())
+
+	ra, err := ring.AttachReadOnly(r.Region().Bytes())
+	require.NoError(t, err)
+	assert.ErrorIs(t, ra.TryPush([]byte("b")), ring.ErrReadOnly)
+}

@@ -37,9 +37,9 @@ import (
 const (
 	spinTries   = 1024 // ~30-50 µs of polling (a PAUSE each) before yielding
 	yieldTries  = 64
-	sleepSlice  = 50 * time.Millisecond // longest sleep; bounds how late a dead peer is noticed
-	unsafeSlice = time.Millisecond      // sleep slice when a wake-up can be missed
-	peerEvery   = 50 * time.Millisecond // how often a waiter asks whether its SPSC peer lives
+	sleepSlice  = 100 * time.Millisecond // longest sleep; bounds how late a dead peer is noticed
+	unsafeSlice = time.Millisecond       // sleep slice when a wake-up can be missed
+	peerEvery   = 100 * time.Millisecond // how often a spinning waiter asks whether its SPSC peer lives
 )
 
 // await calls try until it reports true, waiting between calls as the
@@ -81,30 +81,44 @@ func (r *Ring) await(ctx context.Context, forRoom bool, try func() bool) error {
 			continue
 		}
 
-		atomic.AddUint32(waiters, 1) // from here the other side wakes us
-		fenced := remoteFence()
+		if finished, err := r.sleep(ctx, word, waiters, peer, try); finished || err != nil {
+			return err
+		}
+		i = spinTries / 2 // woken: the other side is active, poll a little before sleeping again
+	}
+}
+
+// sleep announces this waiter and sleeps on word until the other side bumps
+// it, try succeeds (done), ctx ends, the peer dies or the file shrinks
+// (err). It stays announced across timed-out sleeps, so it fences once.
+func (r *Ring) sleep(ctx context.Context, word, waiters *uint32, peer int, try func() bool) (done bool, err error) {
+	atomic.AddUint32(waiters, 1) // from here the other side wakes us
+	fenced := remoteFence()
+	sleptSince := monotime()
+	for {
 		w := atomic.LoadUint32(word)
 		if try() {
 			atomic.AddUint32(waiters, ^uint32(0))
-			return nil
+			return true, nil
 		}
-		err := ctx.Err()
+		err = ctx.Err()
 		if err == nil {
-			lastPeerCheck = monotime()
 			err = r.checkPeer(peer, try)
 		}
 		if err == nil {
 			if err = r.checkTruncated(); err != nil {
-				return r.broken(err) // and touch nothing more: the pages may be gone
+				return false, r.broken(err) // and touch nothing more: the pages may be gone
 			}
 		}
 		if err != nil {
 			atomic.AddUint32(waiters, ^uint32(0))
-			return err
+			return false, err
 		}
 		slice := sleepSlice
-		if r.cfg.Kind == MPMC {
-			slice = min(slice, r.opts.Grace) // wake up to recover slots of dead claimers
+		if r.cfg.Kind == MPMC && r.m.stuckAt.Load() >= sleptSince {
+			// A claimed slot is in the way: wake up to see whether its
+			// claimer died (nobody else will wake us if it did).
+			slice = r.opts.Grace
 		}
 		if !fenced {
 			slice = unsafeSlice
@@ -114,10 +128,14 @@ func (r *Ring) await(ctx context.Context, forRoom bool, try func() bool) error {
 		}
 		sleepCtx(ctx, word, w, slice)
 		if err := r.checkTruncated(); err != nil {
-			return r.broken(err) // and touch nothing more: the pages may be gone
+			return false, r.broken(err)
 		}
-		atomic.AddUint32(waiters, ^uint32(0))
-		i = spinTries / 2 // woken: the other side is active, poll a little before sleeping again
+		if atomic.LoadUint32(word) != w {
+			atomic.AddUint32(waiters, ^uint32(0))
+			return false, nil // woken: back to polling
+		}
+		// Timed out (or a spurious wake-up): look once more and sleep again,
+		// without spinning: an idle waiter should cost nothing.
 	}
 }
 
