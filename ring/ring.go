@@ -208,7 +208,7 @@ func Create(path string, cfg Config) (*Ring, error) {
 func Open(path string) (*Ring, error) {
 	reg, err := shm.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, openError(path, err)
 	}
 	return attachRegion(reg, "open", reg.Path())
 }
@@ -230,7 +230,7 @@ func AttachReadOnly(mem []byte) (*Ring, error) {
 func OpenReadOnly(path string) (*Ring, error) {
 	reg, err := shm.Open(path, shm.ReadOnly())
 	if err != nil {
-		return nil, err
+		return nil, openError(path, err)
 	}
 	r, err := attachRegion(reg, "open", reg.Path())
 	if err != nil {
@@ -269,6 +269,16 @@ func Inherit(name string) (*Ring, error) {
 		return nil, err
 	}
 	return attachRegion(reg, "inherit", name)
+}
+
+// openError maps an empty file to ErrNotReady: shm.Create makes the file
+// before it sizes it, so a process that opens a ring at that moment sees
+// one that is not formatted yet, not a broken one.
+func openError(path string, err error) error {
+	if errors.Is(err, shm.ErrEmpty) {
+		return fmt.Errorf("ring: open %s: empty file (being created?): %w", shm.Resolve(path), ErrNotReady)
+	}
+	return err
 }
 
 func attachRegion(reg *shm.Region, op, what string) (*Ring, error) {

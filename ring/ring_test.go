@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -598,4 +599,15 @@ func TestReadOnlyHandles(t *testing.T) {
 	ra, err := ring.AttachReadOnly(r.Region().Bytes())
 	require.NoError(t, err)
 	assert.ErrorIs(t, ra.TryPush([]byte("b")), ring.ErrReadOnly)
+}
+
+// A ring file its creator has made but not sized yet is "not ready", like
+// one not formatted yet: a consumer that starts first waits for either.
+func TestOpenEmptyFileIsNotReady(t *testing.T) {
+	path := t.TempDir() + "/ring"
+	require.NoError(t, os.WriteFile(path, nil, 0o600))
+	_, err := ring.Open(path)
+	assert.ErrorIs(t, err, ring.ErrNotReady)
+	_, err = ring.OpenReadOnly(path)
+	assert.ErrorIs(t, err, ring.ErrNotReady)
 }

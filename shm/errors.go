@@ -1,5 +1,17 @@
 package shm
 
+import "errors"
+
+// Why Open and Inherit refuse a file: mapping it would fail, or succeed and
+// fault on the first access. They come wrapped in an *os.PathError.
+var (
+	// ErrNotRegular: a directory, device, FIFO or socket.
+	ErrNotRegular = errors.New("not a regular file: only regular files can be mapped")
+	// ErrEmpty: a file of size 0, for instance one whose creator has not
+	// sized it yet.
+	ErrEmpty = errors.New("empty file: nothing to map")
+)
+
 // wrapError has its own text yet matches err with errors.Is: for errors whose
 // kind is a standard sentinel (fs.ErrInvalid, errors.ErrUnsupported, ...) but
 // whose text must say what to do about it.

@@ -141,9 +141,9 @@ func mappableSize(fd int) (size int, op string, err error) {
 	case mode == unix.S_IFDIR:
 		return 0, "open", unix.EISDIR
 	case mode != unix.S_IFREG:
-		return 0, "open", errNotRegular
+		return 0, "open", ErrNotRegular
 	case st.Size == 0:
-		return 0, "mmap", errEmpty
+		return 0, "mmap", ErrEmpty
 	case int64(int(st.Size)) != st.Size:
 		return 0, "mmap", invalid(fmt.Sprintf("size %d does not fit in this system's int", st.Size))
 	}
