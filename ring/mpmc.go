@@ -241,9 +241,16 @@ func (r *Ring) mpmcTryPush(msg []byte) error {
 	if atomic.LoadUint32(r.closedWord()) != 0 {
 		return ErrClosed
 	}
-	s, pos, err := r.mpmcClaimWrite(lane, atomic.LoadUint64(r.tail()))
-	if err != nil {
-		return err
+	// The common case first: the slot at the hint is free for its turn.
+	pos := atomic.LoadUint64(r.tail())
+	s := r.slot(pos)
+	if v := atomic.LoadUint64(slotSeq(s)); v != seqWord(pos, tagFree) ||
+		!atomic.CompareAndSwapUint64(slotSeq(s), v, seqWord(pos, tagWriting|lane)) { // claims position pos
+		if s, pos, err = r.mpmcClaimWrite(lane, pos); err != nil {
+			return err
+		}
+	} else {
+		faultinject.At(faultinject.AfterClaim)
 	}
 	raise(r.tail(), pos+1)
 	r.mpmcWrite(s, pos, msg)
@@ -365,9 +372,19 @@ func (r *Ring) mpmcTryPop(buf []byte, exact bool) (int, error) {
 		return 0, err
 	}
 	r.markRole(lane, roleConsumes)
-	s, pos, n, err := r.mpmcClaimRead(lane, atomic.LoadUint64(r.head()), len(buf), exact)
-	if err != nil {
-		return n, err
+	// The common case first: a message of the right size at the hint.
+	pos := atomic.LoadUint64(r.head())
+	s := r.slot(pos)
+	v := atomic.LoadUint64(slotSeq(s)) // load-acquire: pairs with the producer's publish
+	n := int(atomic.LoadUint32(slotLen(s)))
+	if v != seqWord(pos, tagFull) || n > len(buf) || n > r.slotSize || exact && n != len(buf) ||
+		atomic.LoadUint64(slotSeq(s)) != v || // the length is v's
+		!atomic.CompareAndSwapUint64(slotSeq(s), v, seqWord(pos, tagReading|lane)) { // claims the message
+		if s, pos, n, err = r.mpmcClaimRead(lane, pos, len(buf), exact); err != nil {
+			return n, err
+		}
+	} else {
+		faultinject.At(faultinject.AfterRead)
 	}
 	raise(r.head(), pos+1)
 	readPayload(buf, s, n)

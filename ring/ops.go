@@ -19,9 +19,12 @@ func (r *Ring) TryPush(msg []byte) error {
 	// that publishes them. See spsc.go.
 	p := &r.p
 	n := len(msg)
-	if r.cfg.Kind != SPSC || !p.held || n > smallPayload || n > r.slotSize ||
-		p.pos-p.head >= r.capacity || faultinject.Armed() || atomic.LoadUint32(r.closedWord()) != 0 {
-		return r.pushSlow(msg)
+	if r.cfg.Kind != SPSC {
+		return r.mpmcTryPush(msg)
+	}
+	if !p.held || n > smallPayload || n > r.slotSize || p.pos-p.head >= r.capacity ||
+		faultinject.Armed() || atomic.LoadUint32(r.closedWord()) != 0 {
+		return r.spscPushSlow(msg)
 	}
 	pos := p.pos
 	s := r.slot(pos)
@@ -37,13 +40,6 @@ func (r *Ring) TryPush(msg []byte) error {
 		r.wake(r.notEmptySeq())
 	}
 	return nil
-}
-
-func (r *Ring) pushSlow(msg []byte) error {
-	if r.cfg.Kind == SPSC {
-		return r.spscPushSlow(msg)
-	}
-	return r.mpmcTryPush(msg)
 }
 
 // Push copies msg into the ring, waiting for a free slot until ctx is done.
@@ -76,18 +72,21 @@ func (r *Ring) TryPop(buf []byte) (int, error) {
 	// The SPSC fast path, for small messages, in line: one load-acquire of
 	// the slot it must read anyway, the copy, one store of head, and no
 	// call but the occasional release. See spsc.go.
+	if r.cfg.Kind != SPSC {
+		return r.mpmcTryPop(buf, false)
+	}
 	c := &r.c
-	if r.cfg.Kind != SPSC || !c.held || faultinject.Armed() {
-		return r.popSlow(buf)
+	if !c.held || faultinject.Armed() {
+		return r.spscPopSlow(buf, false)
 	}
 	pos := c.pos
 	s := r.slot(pos)
 	if atomic.LoadUint64(slotSeq(s)) != seqWord(pos, tagFull) { // load-acquire: pairs with the producer's publish
-		return r.popSlow(buf)
+		return r.spscPopSlow(buf, false)
 	}
 	n := int(*slotLen(s)) // after the sequence word: this message's length
 	if n > smallPayload || n > len(buf) || n > r.slotSize {
-		return r.popSlow(buf)
+		return r.spscPopSlow(buf, false)
 	}
 	readSmall(buf, s, n)
 	pos++
@@ -97,13 +96,6 @@ func (r *Ring) TryPop(buf []byte) (int, error) {
 		return r.spscReleased(n)
 	}
 	return n, nil
-}
-
-func (r *Ring) popSlow(buf []byte) (int, error) {
-	if r.cfg.Kind == SPSC {
-		return r.spscPopSlow(buf, false)
-	}
-	return r.mpmcTryPop(buf, false)
 }
 
 // Pop copies the next message into buf, waiting for one until ctx is done.
