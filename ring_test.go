@@ -756,8 +756,8 @@ func TestTypedAcrossProcesses(t *testing.T) {
 }
 
 // Offsets in a ring file, from the diagram in ring/layout.go: the header
-// words; the slots from byte 4096, one every 16 + slot size rounded up to
-// 8 bytes, each a sequence word (u64) and then the message length (u32).
+// words; the slots from byte 4096, each a sequence word (SPSC: u32, MPMC:
+// u64) and then the message length (u32).
 const (
 	offMagic      = 0
 	offVersion    = 8
@@ -766,7 +766,8 @@ const (
 	offDataOffset = 32
 	offTotalSize  = 40
 	offSlot0      = 4096
-	slotLenAt     = 8
+	spscSlotLenAt = 4
+	mpmcSlotLenAt = 8
 )
 
 // TestCorruptRingFromAnotherProcess: another process writes impossible
@@ -792,8 +793,8 @@ func TestCorruptRingFromAnotherProcess(t *testing.T) {
 		{"slot size zero", ring.SPSC, offSlotSize, 4, 0, ring.ErrCorrupt, false},
 		{"data offset", ring.SPSC, offDataOffset, 8, 64, ring.ErrCorrupt, false},
 		{"total size", ring.SPSC, offTotalSize, 8, 1 << 40, ring.ErrCorrupt, false},
-		{"spsc slot length", ring.SPSC, offSlot0 + slotLenAt, 4, 0xffffffff, ring.ErrCorrupt, true},
-		{"mpmc slot length", ring.MPMC, offSlot0 + slotLenAt, 4, msgMax + 1, ring.ErrCorrupt, true},
+		{"spsc slot length", ring.SPSC, offSlot0 + spscSlotLenAt, 4, 0xffffffff, ring.ErrCorrupt, true},
+		{"mpmc slot length", ring.MPMC, offSlot0 + mpmcSlotLenAt, 4, msgMax + 1, ring.ErrCorrupt, true},
 		{"mpmc slot tag", ring.MPMC, offSlot0, 8, 0<<8 | 0x3f, ring.ErrCorrupt, true}, // turn 0, an unknown tag
 	}
 	for _, tc := range cases {

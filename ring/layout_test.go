@@ -47,13 +47,19 @@ func TestWordsAligned(t *testing.T) {
 	assert.Zero(t, unsafe.Offsetof(record{}.start)%8)
 	assert.Zero(t, unsafe.Offsetof(record{}.pidns)%8)
 	assert.Zero(t, recordSize%8)
-	for _, size := range []int{1, 7, 8, 9, 63, 64, 1000, 1 << 20} {
-		st := stride(size)
-		assert.Zero(t, st%8, "stride(%d) = %d", size, st)
-		assert.GreaterOrEqual(t, st, slotHeader+size)
-		assert.Less(t, st, slotHeader+size+8)
+	for _, kind := range []Kind{SPSC, MPMC} {
+		for _, size := range []int{1, 7, 8, 9, 63, 64, 1000, 1 << 20} {
+			st := stride(kind, size)
+			assert.Zero(t, st%8, "stride(%d) = %d", size, st)
+			assert.GreaterOrEqual(t, st, slotHeader(kind)+size)
+			assert.Less(t, st, slotHeader(kind)+size+8)
+		}
+		assert.Zero(t, lenOffset(kind)%4)
+		assert.LessOrEqual(t, int(lenOffset(kind))+4, slotHeader(kind))
 	}
-	assert.Zero(t, slotLenOffset%4)
+	// An 8-byte message in an SPSC ring takes 16 bytes: four slots to a
+	// cache line, none straddling two.
+	assert.Equal(t, 16, stride(SPSC, 8))
 	assert.Zero(t, dataOffset%4096, "slots start on a page")
 }
 
@@ -77,6 +83,16 @@ func TestFormatValidate(t *testing.T) {
 	for i := uint64(0); i < 8; i++ {
 		assert.Equal(t, seqWord(i, tagFree), *slotSeq(l.slot(i)))
 	}
+	spsc := Config{Kind: SPSC, Capacity: 4, SlotSize: 8}
+	smem := make([]byte, totalSize(spsc))
+	sl, err := format(smem, spsc, 1, 1)
+	require.NoError(t, err)
+	for i := uint64(0); i < 4; i++ {
+		assert.Zero(t, *slotSeq32(sl.slot(i)))
+		assert.NotEqual(t, spscFull(i), *slotSeq32(sl.slot(i)))
+	}
+	assert.Equal(t, uint32(0), spscFull(1<<32-1), "wraps")
+	assert.NotEqual(t, spscFull(1<<32-1), spscFull(1<<32-1-4), "but never onto the previous lap")
 	assert.Equal(t, l.slot(0), l.slot(8), "positions wrap with the mask")
 	got, err := validate(mem)
 	require.NoError(t, err)

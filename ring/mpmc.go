@@ -222,9 +222,9 @@ func (r *Ring) mpmcClaimWrite(lane, pos uint64) (unsafe.Pointer, uint64, error) 
 
 // mpmcWrite fills a claimed slot and publishes it.
 func (r *Ring) mpmcWrite(s unsafe.Pointer, pos uint64, msg []byte) {
-	writePayload(s, msg)
+	r.writePayload(s, msg)
 	faultinject.At(faultinject.AfterCopy)
-	atomic.StoreUint32(slotLen(s), uint32(len(msg))) // MOV on amd64; read with a load-acquire
+	atomic.StoreUint32(r.slotLen(s), uint32(len(msg))) // MOV on amd64; read with a load-acquire
 	faultinject.At(faultinject.BeforePublish)
 	storeRelease64(slotSeq(s), seqWord(pos, tagFull)) // publishes the message
 }
@@ -319,7 +319,7 @@ func (r *Ring) mpmcClaimRead(lane, pos uint64, limit int, exact bool) (unsafe.Po
 		}
 		switch {
 		case tag == tagFull:
-			n := int(atomic.LoadUint32(slotLen(s)))
+			n := int(atomic.LoadUint32(r.slotLen(s)))
 			if atomic.LoadUint64(slotSeq(s)) != v {
 				continue // taken meanwhile: n may be another message's
 			}
@@ -376,7 +376,7 @@ func (r *Ring) mpmcTryPop(buf []byte, exact bool) (int, error) {
 	pos := atomic.LoadUint64(r.head())
 	s := r.slot(pos)
 	v := atomic.LoadUint64(slotSeq(s)) // load-acquire: pairs with the producer's publish
-	n := int(atomic.LoadUint32(slotLen(s)))
+	n := int(atomic.LoadUint32(r.slotLen(s)))
 	if v != seqWord(pos, tagFull) || n > len(buf) || n > r.slotSize || exact && n != len(buf) ||
 		atomic.LoadUint64(slotSeq(s)) != v || // the length is v's
 		!atomic.CompareAndSwapUint64(slotSeq(s), v, seqWord(pos, tagReading|lane)) { // claims the message
@@ -387,7 +387,7 @@ func (r *Ring) mpmcTryPop(buf []byte, exact bool) (int, error) {
 		faultinject.At(faultinject.AfterRead)
 	}
 	raise(r.head(), pos+1)
-	readPayload(buf, s, n)
+	r.readPayload(buf, s, n)
 	r.mpmcRelease(s, pos)
 	if atomic.LoadUint32(r.notFullWait()) != 0 {
 		r.wake(r.notFullSeq())
@@ -416,7 +416,7 @@ func (r *Ring) mpmcTryPopFunc(max int, fn func(msg []byte)) (int, error) {
 			break
 		}
 		held, pos = s, at
-		fn(slotPayload(s, l))
+		fn(r.payload(s, l))
 		r.mpmcRelease(s, at)
 		held = nil
 		pos = at + 1

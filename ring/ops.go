@@ -28,9 +28,9 @@ func (r *Ring) TryPush(msg []byte) error {
 	}
 	pos := p.pos
 	s := r.slot(pos)
-	writeSmall(s, msg)
-	*slotLen(s) = uint32(n)
-	storeRelease64(slotSeq(s), seqWord(pos, tagFull)) // publishes the message to the consumer
+	r.writeSmall(s, msg)
+	*r.slotLen(s) = uint32(n)
+	storeRelease32(slotSeq32(s), spscFull(pos)) // publishes the message to the consumer
 	pos++
 	p.pos = pos
 	if pos&(r.relEvery-1) == 0 {
@@ -81,14 +81,14 @@ func (r *Ring) TryPop(buf []byte) (int, error) {
 	}
 	pos := c.pos
 	s := r.slot(pos)
-	if atomic.LoadUint64(slotSeq(s)) != seqWord(pos, tagFull) { // load-acquire: pairs with the producer's publish
+	if atomic.LoadUint32(slotSeq32(s)) != spscFull(pos) { // load-acquire: pairs with the producer's publish
 		return r.spscPopSlow(buf, false)
 	}
-	n := int(*slotLen(s)) // after the sequence word: this message's length
+	n := int(*r.slotLen(s)) // after the sequence word: this message's length
 	if n > smallPayload || n > len(buf) || n > r.slotSize {
 		return r.spscPopSlow(buf, false)
 	}
-	readSmall(buf, s, n)
+	r.readSmall(buf, s, n)
 	pos++
 	c.pos = pos
 	storeRelease64(r.head(), pos) // consumed: for Len and for a successor

@@ -17,3 +17,6 @@ package ring
 // The race detector builds use atomic.Store instead (order_other.go): it
 // would report the plain store on Go-allocated memory as a race.
 func storeRelease64(p *uint64, v uint64) { *p = v }
+
+// storeRelease32 is storeRelease64 for a 32-bit word.
+func storeRelease32(p *uint32, v uint32) { *p = v }

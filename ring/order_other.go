@@ -8,3 +8,6 @@ import "sync/atomic"
 // atomic.Store is STLR, a store-release; elsewhere it is as strong as the
 // platform's sequentially consistent store. See order_amd64.go.
 func storeRelease64(p *uint64, v uint64) { atomic.StoreUint64(p, v) }
+
+// storeRelease32 is storeRelease64 for a 32-bit word.
+func storeRelease32(p *uint32, v uint32) { atomic.StoreUint32(p, v) }

@@ -169,9 +169,9 @@ func TestSPSCTakeover(t *testing.T) {
 	require.NoError(t, r.TryPush([]byte("a")))
 	require.NoError(t, r.TryPush([]byte("b")))
 	s := r.slot(2)
-	copy(slotPayload(s, 1), "c")
-	*slotLen(s) = 1
-	*slotSeq(s) = seqWord(2, tagFull) // published; tail still says 2
+	copy(r.payload(s, 1), "c")
+	*r.slotLen(s) = 1
+	*slotSeq32(s) = spscFull(2) // published; tail still says 2
 	r.p.held = false
 	plant(r, recProducer, deadPID(t))
 

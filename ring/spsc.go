@@ -115,9 +115,9 @@ func (r *Ring) spscPushSlow(msg []byte) error {
 		}
 	}
 	s := r.slot(p.pos)
-	copy(slotPayload(s, len(msg)), msg)
+	copy(r.payload(s, len(msg)), msg)
 	faultinject.At(faultinject.AfterCopy)
-	*slotLen(s) = uint32(len(msg))
+	*r.slotLen(s) = uint32(len(msg))
 	faultinject.At(faultinject.BeforePublish)
 	r.spscPublish(s)
 	return nil
@@ -129,7 +129,7 @@ func (r *Ring) spscPushSlow(msg []byte) error {
 func (r *Ring) spscPublish(s unsafe.Pointer) {
 	p := &r.p
 	pos := p.pos
-	storeRelease64(slotSeq(s), seqWord(pos, tagFull)) // publishes the message to the consumer
+	storeRelease32(slotSeq32(s), spscFull(pos)) // publishes the message to the consumer
 	p.pos = pos + 1
 	storeRelease64(r.tail(), pos+1) // exact on the slow path
 	if atomic.LoadUint32(r.notEmptyWait()) != 0 {
@@ -142,7 +142,7 @@ func (r *Ring) spscPublish(s unsafe.Pointer) {
 // is tail plus the published slots after it.
 func (r *Ring) spscTail() uint64 {
 	t := atomic.LoadUint64(r.tail())
-	for i := uint64(0); i < r.capacity && atomic.LoadUint64(slotSeq(r.slot(t))) == seqWord(t, tagFull); i++ {
+	for i := uint64(0); i < r.capacity && atomic.LoadUint32(slotSeq32(r.slot(t))) == spscFull(t); i++ {
 		t++
 	}
 	return t
@@ -176,10 +176,10 @@ func (r *Ring) spscTryPushBatch(msgs [][]byte) (int, error) {
 			}
 		}
 		s := r.slot(pos)
-		writePayload(s, msg)
-		*slotLen(s) = uint32(len(msg))
+		r.writePayload(s, msg)
+		*r.slotLen(s) = uint32(len(msg))
 		faultinject.At(faultinject.BeforePublish)
-		storeRelease64(slotSeq(s), seqWord(pos, tagFull)) // publishes this message
+		storeRelease32(slotSeq32(s), spscFull(pos)) // publishes this message
 		pos++
 		n++
 	}
@@ -206,19 +206,19 @@ func (r *Ring) spscPopSlow(buf []byte, exact bool) (int, error) {
 	}
 	pos := c.pos
 	s := r.slot(pos)
-	if atomic.LoadUint64(slotSeq(s)) != seqWord(pos, tagFull) { // load-acquire: pairs with the producer's publish
+	if atomic.LoadUint32(slotSeq32(s)) != spscFull(pos) { // load-acquire: pairs with the producer's publish
 		if err := r.spscEmpty(s, pos); err != nil {
 			return 0, err
 		}
 	}
-	n := int(*slotLen(s))
+	n := int(*r.slotLen(s))
 	if n > r.slotSize {
 		return 0, r.badLength(pos, n)
 	}
 	if n > len(buf) || exact && n != len(buf) {
 		return n, r.sizeMismatch(n, len(buf), exact)
 	}
-	copy(buf, slotPayload(s, n))
+	copy(buf, r.payload(s, n))
 	faultinject.At(faultinject.AfterConsume)
 	return r.spscConsumed(n)
 }
@@ -252,7 +252,7 @@ func (r *Ring) spscEmpty(s unsafe.Pointer, pos uint64) error {
 	}
 	// Shut down. A producer's last publish happens before its Shutdown,
 	// so one more look at the slot settles it.
-	if atomic.LoadUint64(slotSeq(s)) == seqWord(pos, tagFull) {
+	if atomic.LoadUint32(slotSeq32(s)) == spscFull(pos) {
 		return nil
 	}
 	return io.EOF
@@ -272,7 +272,7 @@ func (r *Ring) spscTryPopFunc(max int, fn func(msg []byte)) (int, error) {
 	var err error
 	for n < max {
 		s := r.slot(pos)
-		if atomic.LoadUint64(slotSeq(s)) != seqWord(pos, tagFull) {
+		if atomic.LoadUint32(slotSeq32(s)) != spscFull(pos) {
 			if n == 0 {
 				err = r.spscEmpty(s, pos)
 				if err == nil {
@@ -281,12 +281,12 @@ func (r *Ring) spscTryPopFunc(max int, fn func(msg []byte)) (int, error) {
 			}
 			break
 		}
-		l := int(*slotLen(s))
+		l := int(*r.slotLen(s))
 		if l > r.slotSize {
 			err = r.badLength(pos, l)
 			break
 		}
-		fn(slotPayload(s, l))
+		fn(r.payload(s, l))
 		pos++
 		n++
 	}

@@ -41,17 +41,17 @@ func TestAttachValidation(t *testing.T) {
 		{"capacity huge", func(m []byte) []byte { put32(m, offCapacity, 1<<31); return m }, ErrCorrupt, "ring: capacity 2147483648 is above 1073741824"},
 		{"slot size 0", func(m []byte) []byte { put32(m, offSlotSize, 0); return m }, ErrCorrupt, "ring: slot size 0 is below 1"},
 		{"slot size huge", func(m []byte) []byte { put32(m, offSlotSize, 1<<31); return m }, ErrCorrupt, "ring: slot size 2147483648 is above"},
-		{"stride below slot", func(m []byte) []byte { put32(m, offStride, 20); return m }, ErrCorrupt, "ring: slot stride 20 is not 40 for slot size 24"},
+		{"stride below slot", func(m []byte) []byte { put32(m, offStride, 20); return m }, ErrCorrupt, "ring: slot stride 20 is not 32 for slot size 24"},
 		{"flags", func(m []byte) []byte { put32(m, offFlags, 4); return m }, ErrIncompatible, "ring: flags 4 has bits"},
 		{"data offset", func(m []byte) []byte { put64(m, offDataOffset, 64); return m }, ErrCorrupt, "ring: data offset 64 is not 4096"},
-		{"total size", func(m []byte) []byte { put64(m, offTotalSize, 1<<40); return m }, ErrCorrupt, "ring: total size 1099511627776 is not 4736"},
-		{"truncated", func(m []byte) []byte { return m[:len(m)-8] }, ErrCorrupt, "ring: total size 4736 exceeds the 4728-byte region (truncated?)"},
+		{"total size", func(m []byte) []byte { put64(m, offTotalSize, 1<<40); return m }, ErrCorrupt, "ring: total size 1099511627776 is not 4608"},
+		{"truncated", func(m []byte) []byte { return m[:len(m)-8] }, ErrCorrupt, "ring: total size 4608 exceeds the 4600-byte region (truncated?)"},
 		{"slot size grown past region", func(m []byte) []byte {
 			put32(m, offSlotSize, 4096)
-			put32(m, offStride, uint32(stride(4096)))
-			put64(m, offTotalSize, uint64(dataOffset+16*stride(4096)))
+			put32(m, offStride, uint32(stride(SPSC, 4096)))
+			put64(m, offTotalSize, uint64(dataOffset+16*stride(SPSC, 4096)))
 			return m
-		}, ErrCorrupt, "exceeds the 4736-byte region"},
+		}, ErrCorrupt, "exceeds the 4608-byte region"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,8 +102,8 @@ func TestConfigValidation(t *testing.T) {
 	cfg := Config{Kind: SPSC, Capacity: 8, SlotSize: 8}
 	n, err := Size(cfg)
 	require.NoError(t, err)
-	assert.Equal(t, 4096+8*24, n)
+	assert.Equal(t, 4096+8*16, n)
 	_, err = Format(make([]byte, n-1), cfg)
 	assert.ErrorIs(t, err, ErrInvalidConfig)
-	assert.Contains(t, err.Error(), "ring: region size 4287 is below the 4288 bytes")
+	assert.Contains(t, err.Error(), "ring: region size 4223 is below the 4224 bytes")
 }
