@@ -1,0 +1,534 @@
+package main
+
+// shmring bench: throughput and latency of the rings between real
+// processes, side by side with what programs use today (sockets, pipes, Go
+// channels), with memory copy bandwidth and a C reference for scale.
+//
+// How it stays trustworthy on a small, shared machine:
+//   - every transport runs in its own processes, started once per message
+//     size and kept between runs; every figure is the median of several runs
+//     with the spread of those runs;
+//   - runs are interleaved: round 1 runs every transport once, then round 2,
+//     and so on (each round starting one transport further along), so a
+//     disturbance hits all transports of a round alike, and the ratios that
+//     matter are taken run by run within a round;
+//   - consumers check every message (sequence numbers, whole), the parent
+//     checks counts: a broken transport fails instead of reporting a speed;
+//   - each run is sized for about -duration after a calibration run, which
+//     also warms pages and caches up.
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shmring/shmring/ring"
+)
+
+var benchSpec = &cmdSpec[benchFlags]{
+	name:  "bench",
+	synop: "shmring bench [flags]",
+	about: `
+Measure shmring between real processes on this machine, side by side with
+unix sockets, pipes and Go channels, and print one table.
+
+Throughput in messages/s and MB/s for 8, 64, 1024 and 16384-byte messages:
+SPSC (Push/Pop with the consumer blocking or spinning, and batches), MPMC
+(one producer and one consumer, two and two), unix stream socket and pipe
+(a write per message, and bufio of 64 KiB on both ends), a buffered Go
+channel inside one process, memory copy bandwidth, and a C reference of the
+same algorithms (tools/cref, built with cc when there is one). Round trip
+latency of 8-byte ping-pong (median, p99, p99.9); the CPU an idle consumer
+blocked in Pop uses; and a block of targets: the ratios shmring aims for.
+
+Producers run on the first CPU of -cpus, consumers on the second. Each
+figure is the median of -runs runs, with the spread (min-max) of the runs,
+measured in interleaved rounds. A run takes about -duration. The progress
+goes to stderr; -json prints machine-readable results on stdout instead of
+the table.`,
+	flags: func(fs *flag.FlagSet) *benchFlags {
+		f := &benchFlags{}
+		fs.BoolVar(&f.quick, "quick", false, "a short run: 3 runs of about 50ms each, fewer round trips, 1s idle")
+		fs.BoolVar(&f.json, "json", false, "print the results as JSON on stdout")
+		fs.StringVar(&f.cpus, "cpus", "", "CPUs for producer and consumer processes, e.g. 2,3 or \"none\" (default: the first two this process may use; none if it may use one)")
+		fs.IntVar(&f.n, "n", 0, "messages per throughput run and round trips per latency run (default: sized by -duration)")
+		fs.DurationVar(&f.duration, "duration", 0, "target length of one run (default 200ms, 50ms with -quick)")
+		fs.IntVar(&f.runs, "runs", 0, "runs per figure (default 5, 3 with -quick)")
+		fs.StringVar(&f.sizes, "sizes", "8,64,1024,16384", "message sizes in bytes, at least 8")
+		fs.DurationVar(&f.idle, "idle", 0, "how long the idle consumer is watched (default 2s, 1s with -quick)")
+		fs.IntVar(&f.capacity, "capacity", 4096, "ring capacity in slots (and Go channel buffer)")
+		fs.IntVar(&f.batch, "batch", 32, "messages per batch in the batched rows")
+		fs.StringVar(&f.report, "report", "", "measure nothing: print the table of a saved -json run from this file")
+		return f
+	},
+}
+
+type benchFlags struct {
+	quick, json     bool
+	cpus, sizes     string
+	report          string
+	n, runs         int
+	capacity, batch int
+	duration, idle  time.Duration
+}
+
+func init() {
+	register(&command{name: "bench", summary: "throughput and latency, side by side with sockets, pipes, channels",
+		usage: benchSpec.usage(), run: runBench})
+}
+
+// benchConfig is what a bench run measures with, resolved from the flags.
+type benchConfig struct {
+	runs       int
+	duration   time.Duration
+	n          int   // fixed messages per run; 0: calibrate
+	sizes      []int //
+	capacity   int
+	batch      int
+	cpus       []int // producers on cpus[0], consumers on cpus[1]; empty: not pinned
+	quick      bool
+	idle       time.Duration
+	rttMax     int           // most round trips per latency run
+	gapSamples int           // round trips per run of the rows that pause between pings
+	gap        time.Duration // that pause
+}
+
+// rowSpec is a row of the report: a transport, run at each message size
+// (throughput) or once (latency).
+type rowSpec struct {
+	Key   string // stable name, for JSON
+	Label string
+	Short string // in "vs best" columns
+	group string // shmring, ipc (another process), local (one process), c (reference)
+
+	mode                 string // child -mode, or cref mode
+	kind                 ring.Kind
+	producers, consumers int
+	args                 []string // more child flags
+	sizes                []int    // nil: every size
+	gap                  time.Duration
+}
+
+const (
+	groupShm   = "shmring"
+	groupIPC   = "ipc"
+	groupLocal = "local"
+	groupC     = "c"
+)
+
+func throughputRows(cfg *benchConfig) []*rowSpec {
+	batch := strconv.Itoa(cfg.batch)
+	return []*rowSpec{
+		{Key: "spsc", Label: "shmring SPSC Push/Pop", group: groupShm, mode: "ring", kind: ring.SPSC, producers: 1, consumers: 1},
+		{Key: "spsc-spin", Label: "shmring SPSC Push/Pop, consumer spins", group: groupShm, mode: "ring", kind: ring.SPSC, producers: 1, consumers: 1, args: []string{"-wait", "spin"}},
+		{Key: "spsc-batch", Label: "shmring SPSC PushBatch/PopFunc " + batch, group: groupShm, mode: "ring", kind: ring.SPSC, producers: 1, consumers: 1, args: []string{"-batch", batch}},
+		{Key: "mpmc", Label: "shmring MPMC Push/Pop, 1P 1C", group: groupShm, mode: "ring", kind: ring.MPMC, producers: 1, consumers: 1},
+		{Key: "mpmc-2p2c", Label: "shmring MPMC Push/Pop, 2P 2C", group: groupShm, mode: "ring", kind: ring.MPMC, producers: 2, consumers: 2},
+		{Key: "unix", Label: "unix socket, a write per message", Short: "unix", group: groupIPC, mode: "unix", producers: 1, consumers: 1},
+		{Key: "unix-bufio", Label: "unix socket, bufio 64 KiB", Short: "unix+bufio", group: groupIPC, mode: "unix", producers: 1, consumers: 1, args: []string{"-bufio"}},
+		{Key: "pipe", Label: "pipe, a write per message", Short: "pipe", group: groupIPC, mode: "pipe", producers: 1, consumers: 1},
+		{Key: "pipe-bufio", Label: "pipe, bufio 64 KiB", Short: "pipe+bufio", group: groupIPC, mode: "pipe", producers: 1, consumers: 1, args: []string{"-bufio"}},
+		{Key: "chan", Label: "Go channel, one process", group: groupLocal, mode: "chan"},
+		{Key: "memcpy", Label: "memcpy, one core", group: groupLocal, mode: "memcpy"},
+		{Key: "c-spsc", Label: "C: SPSC same algorithm", group: groupC, mode: "spsc", sizes: []int{8, 1024}},
+		{Key: "c-spsc-batch", Label: "C: SPSC same algorithm, batch " + batch, group: groupC, mode: "spsc-batch", sizes: []int{8, 1024}},
+		{Key: "c-vyukov", Label: "C: Vyukov MPMC, 1P 1C", group: groupC, mode: "vyukov", sizes: []int{8}},
+	}
+}
+
+func latencyRows(cfg *benchConfig) []*rowSpec {
+	gap := cfg.gap.String()
+	return []*rowSpec{
+		{Key: "rtt-spin", Label: "shmring, both sides spin", group: groupShm, mode: "ring-rtt", args: []string{"-wait", "spin"}},
+		{Key: "rtt-block", Label: "shmring, blocking (spin, then futex)", group: groupShm, mode: "ring-rtt"},
+		{Key: "rtt-block-gap", Label: "shmring, blocking, " + gap + " between pings", group: groupShm, mode: "ring-rtt", args: []string{"-gap", gap}, gap: cfg.gap},
+		{Key: "rtt-unix", Label: "unix socket", group: groupIPC, mode: "unix-rtt"},
+		{Key: "c-rtt", Label: "C: SPSC rings, spinning", group: groupC, mode: "rtt"},
+	}
+}
+
+func (r *rowSpec) hasSize(size int) bool {
+	if r.sizes == nil {
+		return true
+	}
+	for _, s := range r.sizes {
+		if s == size {
+			return true
+		}
+	}
+	return false
+}
+
+// processes is how many processes move the messages (0 for the rows
+// measured in one process).
+func (r *rowSpec) processes() int { return r.producers + r.consumers }
+
+// runResult is one run: N messages in Ns nanoseconds (throughput), or N
+// round trips with their percentiles (latency).
+type runResult struct {
+	N    int   `json:"n"`
+	Ns   int64 `json:"ns,omitempty"`
+	P50  int64 `json:"p50_ns,omitempty"`
+	P99  int64 `json:"p99_ns,omitempty"`
+	P999 int64 `json:"p999_ns,omitempty"`
+	Min  int64 `json:"min_ns,omitempty"`
+	Max  int64 `json:"max_ns,omitempty"`
+}
+
+// rate is messages per second.
+func (r runResult) rate() float64 {
+	if r.Ns <= 0 {
+		return math.NaN()
+	}
+	return float64(r.N) / float64(r.Ns) * 1e9
+}
+
+// benchCell is one row at one size while it is measured.
+type benchCell interface {
+	name() string
+	start() error
+	run(n int) (runResult, error)
+	stop() error
+}
+
+// measurement is a cell and what came of it.
+type measurement struct {
+	row     *rowSpec
+	size    int
+	cell    benchCell
+	latency bool
+	n       int
+	runs    []runResult // one per round; N == 0 where that run failed
+	err     error
+}
+
+func runBench(args []string, stdout, stderr io.Writer) int {
+	f, _, status, ok := benchSpec.parse(args, 0, 0, stdout, stderr)
+	if !ok {
+		return status
+	}
+	if f.report != "" {
+		return printSavedReport(f.report, stdout, stderr)
+	}
+	cfg, err := resolveBench(f)
+	if err != nil {
+		fmt.Fprintf(stderr, "shmring bench: %v\n\n%s", err, benchSpec.usage())
+		return statusBadArgs
+	}
+	rep := runBenchWith(cfg, stderr)
+	if f.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return failf(stderr, "bench", "%v", err)
+		}
+	} else {
+		writeReport(stdout, rep)
+	}
+	if len(rep.Errors) > 0 {
+		for _, e := range rep.Errors {
+			fmt.Fprintf(stderr, "shmring bench: %s\n", e)
+		}
+		return statusFailed
+	}
+	return statusOK
+}
+
+// printSavedReport prints the table of a report saved with -json.
+func printSavedReport(path string, stdout, stderr io.Writer) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return failf(stderr, "bench", "%v", err)
+	}
+	var rep benchReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return failf(stderr, "bench", "%s: %v", path, err)
+	}
+	writeReport(stdout, &rep)
+	return statusOK
+}
+
+func resolveBench(f *benchFlags) (*benchConfig, error) {
+	cfg := &benchConfig{
+		runs: 5, duration: 200 * time.Millisecond, idle: 2 * time.Second, rttMax: 100_000,
+		gapSamples: 400, gap: time.Millisecond, n: f.n, capacity: f.capacity, batch: f.batch, quick: f.quick,
+	}
+	if f.quick {
+		cfg.runs, cfg.duration, cfg.idle, cfg.rttMax, cfg.gapSamples = 3, 50*time.Millisecond, time.Second, 20_000, 100
+	}
+	if f.runs != 0 {
+		cfg.runs = f.runs
+	}
+	if f.duration != 0 {
+		cfg.duration = f.duration
+	}
+	if f.idle != 0 {
+		cfg.idle = f.idle
+	}
+	switch {
+	case cfg.runs < 1:
+		return nil, fmt.Errorf("-runs %d: need at least 1", cfg.runs)
+	case cfg.duration <= 0:
+		return nil, fmt.Errorf("-duration %v: need a positive duration", cfg.duration)
+	case f.n < 0:
+		return nil, fmt.Errorf("-n %d: need a positive count", f.n)
+	case cfg.capacity < 2 || cfg.capacity&(cfg.capacity-1) != 0:
+		return nil, fmt.Errorf("-capacity %d: need a power of two, at least 2", cfg.capacity)
+	case cfg.batch < 1:
+		return nil, fmt.Errorf("-batch %d: need at least 1", cfg.batch)
+	}
+	if f.n > 0 {
+		cfg.gapSamples = min(cfg.gapSamples, f.n)
+	}
+	for _, s := range strings.Split(f.sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 8 || n > 1<<24 {
+			return nil, fmt.Errorf("-sizes: bad size %q (want 8 to 16777216 bytes)", s)
+		}
+		cfg.sizes = append(cfg.sizes, n)
+	}
+	switch f.cpus {
+	case "":
+		aff, err := affinity()
+		if err != nil {
+			return nil, err
+		}
+		if len(aff) >= 2 {
+			cfg.cpus = aff[:2]
+		}
+	case "none":
+	default:
+		cpus, err := parseCPUList(f.cpus)
+		if err != nil {
+			return nil, fmt.Errorf("-cpus: %v", err)
+		}
+		cfg.cpus = cpus
+	}
+	return cfg, nil
+}
+
+// runBenchWith measures everything and returns the report.
+func runBenchWith(cfg *benchConfig, stderr io.Writer) *benchReport {
+	rep := &benchReport{Machine: readMachine(), Config: reportConfigOf(cfg)}
+	prog := newProgress(stderr)
+	use0, useErr := readCPUUse()
+
+	prog.note("building the C reference")
+	cr := buildCref()
+	defer cr.cleanup()
+	rep.CRef = cr
+
+	tpRows, latRows := throughputRows(cfg), latencyRows(cfg)
+	var groups [][]*measurement
+	for _, size := range cfg.sizes {
+		var g []*measurement
+		for _, row := range tpRows {
+			if !row.hasSize(size) || row.group == groupC && !cr.Available {
+				continue
+			}
+			m := &measurement{row: row, size: size}
+			if row.group == groupC {
+				m.cell = &crefCell{row: row, size: size, cfg: cfg, bin: cr.path}
+			} else {
+				m.cell = &transferCell{row: row, size: size, cfg: cfg}
+			}
+			g = append(g, m)
+		}
+		groups = append(groups, g)
+	}
+	var lat []*measurement
+	for _, row := range latRows {
+		if row.group == groupC && !cr.Available {
+			continue
+		}
+		m := &measurement{row: row, size: 8, latency: true}
+		if row.group == groupC {
+			m.cell = &crefCell{row: row, size: 8, cfg: cfg, bin: cr.path}
+		} else {
+			m.cell = &latencyCell{row: row, cfg: cfg}
+		}
+		lat = append(lat, m)
+	}
+	groups = append(groups, lat)
+	prog.total = 1 // the idle consumer
+	for _, g := range groups {
+		prog.total += len(g) * (cfg.runs + 1)
+	}
+
+	var all []*measurement
+	for i, g := range groups {
+		what := fmt.Sprintf("%d-byte messages", cfg.sizes[min(i, len(cfg.sizes)-1)])
+		if i == len(groups)-1 {
+			what = "round trips"
+		}
+		measureGroup(cfg, g, what, prog)
+		all = append(all, g...)
+	}
+	// Alone, so that its wake-ups disturb no other measurement.
+	prog.step("idle consumer, %v", cfg.idle)
+	rep.Idle = measureIdle(cfg, cfg.idle)
+	prog.done()
+	if use1, err := readCPUUse(); err == nil && useErr == nil {
+		rep.Machine.OtherLoad, rep.Machine.Steal = otherLoad(use0, use1)
+	}
+	buildReport(rep, cfg, all)
+	return rep
+}
+
+// measureGroup starts every cell of a group, calibrates each, runs the
+// interleaved rounds and stops them.
+func measureGroup(cfg *benchConfig, g []*measurement, what string, prog *progress) {
+	for _, m := range g {
+		prog.step("%s: starting and calibrating %s", what, m.row.Label)
+		if m.err = m.cell.start(); m.err != nil {
+			continue
+		}
+		if m.latency {
+			m.n, m.err = calibrateLatency(cfg, m)
+		} else {
+			m.n, m.err = calibrateThroughput(cfg, m.cell)
+		}
+		if m.err != nil {
+			_ = m.cell.stop()
+		}
+	}
+	for round := 0; round < cfg.runs; round++ {
+		for k := range g {
+			m := g[(k+round)%len(g)]
+			prog.step("%s: %s, run %d/%d", what, m.row.Label, round+1, cfg.runs)
+			if m.err != nil {
+				m.runs = append(m.runs, runResult{})
+				continue
+			}
+			r, err := m.cell.run(m.n)
+			if err != nil {
+				m.err = err
+				_ = m.cell.stop()
+			}
+			m.runs = append(m.runs, r)
+		}
+		prog.round(what, round+1, cfg.runs)
+	}
+	for _, m := range g {
+		if m.err == nil {
+			m.err = m.cell.stop()
+		}
+	}
+}
+
+// calibrateThroughput sizes a cell's runs to about cfg.duration: it runs
+// growing counts until one run takes an eighth of that, and scales. With a
+// fixed -n it runs once, to warm up. Either way the ring's pages and the
+// caches are warm before the first run that counts.
+func calibrateThroughput(cfg *benchConfig, c benchCell) (int, error) {
+	if cfg.n > 0 {
+		_, err := c.run(cfg.n)
+		return cfg.n, err
+	}
+	target := cfg.duration.Nanoseconds()
+	n := 2048
+	for {
+		r, err := c.run(n)
+		if err != nil {
+			return 0, err
+		}
+		if r.Ns >= target/8 || n >= 1<<28 {
+			return int(min(max(r.rate()*float64(target)/1e9, 1000), 1<<30)), nil
+		}
+		grow := float64(target/4) / float64(max(r.Ns, 1))
+		n = int(float64(n) * min(max(grow, 2), 64))
+	}
+}
+
+// calibrateLatency sizes a latency cell's runs: as many round trips as fit
+// in cfg.duration, between 1000 and cfg.rttMax; a fixed count for the rows
+// that pause between pings.
+func calibrateLatency(cfg *benchConfig, m *measurement) (int, error) {
+	if m.row.gap > 0 {
+		_, err := m.cell.run(min(cfg.gapSamples, 20))
+		return cfg.gapSamples, err
+	}
+	pilot := 1000
+	if cfg.n > 0 {
+		pilot = min(cfg.n, pilot)
+	}
+	r, err := m.cell.run(pilot)
+	if err != nil || cfg.n > 0 {
+		return cfg.n, err
+	}
+	n := cfg.duration.Nanoseconds() / max(r.P50, 1)
+	return int(min(max(n, 1000), int64(cfg.rttMax))), nil
+}
+
+// progress is the line on stderr that says what bench is doing: rewritten
+// in place on a terminal, one line per round otherwise.
+type progress struct {
+	w            io.Writer
+	tty          bool
+	total, count int
+	start        time.Time
+	width        int
+}
+
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w, start: time.Now()}
+	if f, ok := w.(*os.File); ok {
+		p.tty = isTerminal(f)
+	}
+	return p
+}
+
+func (p *progress) line(s string) {
+	if p.tty {
+		pad := max(p.width-len(s), 0)
+		fmt.Fprintf(p.w, "\r%s%s", s, strings.Repeat(" ", pad))
+		p.width = len(s)
+	} else {
+		fmt.Fprintln(p.w, s)
+	}
+}
+
+func (p *progress) note(s string) {
+	if p.tty {
+		p.line("bench: " + s)
+	}
+}
+
+// step counts one start or run; on a terminal it shows it.
+func (p *progress) step(format string, a ...any) {
+	p.count++
+	if p.tty {
+		p.line(fmt.Sprintf("bench [%3d%%] %4.0fs %s", 100*p.count/max(p.total, 1), time.Since(p.start).Seconds(), fmt.Sprintf(format, a...)))
+	}
+}
+
+func (p *progress) round(what string, r, runs int) {
+	if !p.tty {
+		p.line(fmt.Sprintf("bench: %s, round %d/%d done (%.0fs)", what, r, runs, time.Since(p.start).Seconds()))
+	}
+}
+
+func (p *progress) done() {
+	if p.tty {
+		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", p.width))
+	} else {
+		p.line(fmt.Sprintf("bench: done in %.0fs", time.Since(p.start).Seconds()))
+	}
+}
+
+// oversubscribed reports whether a row has more busy processes than CPUs:
+// then they spin, then yield (sched_yield), and take turns.
+func oversubscribed(cfg *benchConfig, row *rowSpec) bool {
+	cpus := len(cfg.cpus)
+	if cpus == 0 {
+		cpus = runtime.NumCPU()
+	}
+	return row.processes() > cpus
+}

@@ -1,0 +1,580 @@
+package main
+
+// Throughput: one transport, one message size, producers in some processes
+// and consumers in others (or both in one, for the Go channel).
+//
+// Every message carries producer<<40 | sequence in its first 8 bytes, and
+// again in its last 8 when it is 16 bytes or longer, so a consumer checks
+// that each message arrived whole, once and in order; the parent checks the
+// count and the sum of sequences. A transport that loses, duplicates, tears
+// or reorders messages fails the run instead of reporting a fast number.
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/shmring/shmring/ring"
+)
+
+const (
+	seqBits    = 40
+	markerWord = ^uint64(0) // end of a run for consumers that cannot count (several consumers)
+	maxProd    = 64
+	bufioSize  = 64 << 10
+)
+
+// stamp writes v at the start of msg, and at its end when there is room.
+func stamp(msg []byte, v uint64) {
+	binary.LittleEndian.PutUint64(msg, v)
+	if len(msg) >= 16 {
+		binary.LittleEndian.PutUint64(msg[len(msg)-8:], v)
+	}
+}
+
+// checker verifies what a consumer receives during one run.
+type checker struct {
+	size      int
+	producers int
+	strict    bool   // one producer per consumer: sequences must follow each other exactly
+	last      uint64 // sequence of each producer's last message
+	next      [maxProd]uint64
+	count     uint64 // good messages
+	sum       uint64 // of their sequence numbers
+	errs      uint64
+	first     string // the first error
+	tlast     int64  // nanotime at the last message of a producer
+}
+
+func (c *checker) failf(format string, a ...any) {
+	if c.errs == 0 {
+		c.first = fmt.Sprintf(format, a...)
+	}
+	c.errs++
+}
+
+// check looks at one message and reports whether it is an end marker.
+func (c *checker) check(m []byte) (marker bool) {
+	if len(m) != c.size {
+		c.failf("message %d is %d bytes, want %d", c.count+c.errs, len(m), c.size)
+		return false
+	}
+	v := binary.LittleEndian.Uint64(m)
+	if v == markerWord {
+		return true
+	}
+	if c.size >= 16 {
+		if w := binary.LittleEndian.Uint64(m[c.size-8:]); w != v {
+			c.failf("torn message: starts with %#x, ends with %#x", v, w)
+			return false
+		}
+	}
+	p, s := v>>seqBits, v&(1<<seqBits-1)
+	if p >= uint64(c.producers) {
+		c.failf("message from producer %d, there are %d", p, c.producers)
+		return false
+	}
+	if c.strict && s != c.next[p] || s < c.next[p] {
+		c.failf("producer %d: message %d after %d", p, s, int64(c.next[p])-1)
+	}
+	c.next[p] = s + 1
+	c.count++
+	c.sum += s
+	if s == c.last {
+		c.tlast = nanotime()
+	}
+	return false
+}
+
+// reply is a consumer's answer at the end of a run: got COUNT SUM ERRS
+// TLAST, or an error naming the first bad message.
+func (c *checker) reply() (string, error) {
+	if c.errs > 0 {
+		return "", fmt.Errorf("%d bad messages after %d good ones; the first: %s", c.errs, c.count, c.first)
+	}
+	return fmt.Sprintf("got %d %d %d %d", c.count, c.sum, c.errs, c.tlast), nil
+}
+
+// newTransferRole sets up a producer, consumer or self-contained (channel,
+// memcpy) process of a throughput cell.
+func newTransferRole(o childOptions) (childHandler, func(), error) {
+	ctx := context.Background()
+	nothing := func() {}
+	switch o.mode {
+	case "chan":
+		return chanRole(o), nothing, nil
+	case "memcpy":
+		return memcpyRole(o), nothing, nil
+	case "ring":
+		r, err := ring.Inherit("bench")
+		if err != nil {
+			return nil, nil, err
+		}
+		if o.wait == "spin" {
+			r.SetOptions(ring.Options{Wait: ring.WaitSpin})
+		}
+		if o.role == "producer" {
+			return ringProducer(ctx, r, o), func() { r.Close() }, nil
+		}
+		return ringConsumer(ctx, r, o), func() { r.Close() }, nil
+	case "unix", "pipe":
+		f := os.NewFile(uintptr(o.fd), o.mode)
+		if f == nil {
+			return nil, nil, fmt.Errorf("descriptor %d not inherited", o.fd)
+		}
+		if o.role == "producer" {
+			return fdProducer(f, o), func() { f.Close() }, nil
+		}
+		return fdConsumer(f, o), func() { f.Close() }, nil
+	}
+	return nil, nil, fmt.Errorf("unknown transfer mode %q", o.mode)
+}
+
+// producer command: run COUNT. Reply: sent T0 T1.
+func ringProducer(ctx context.Context, r *ring.Ring, o childOptions) childHandler {
+	batch := max(o.batch, 1)
+	back := make([]byte, batch*o.size)
+	msgs := make([][]byte, batch)
+	for i := range msgs {
+		msgs[i] = back[i*o.size : (i+1)*o.size]
+	}
+	id := uint64(o.id) << seqBits
+	return func(args []int64, _ io.Writer) (string, error) {
+		if err := argsN(args, 1); err != nil {
+			return "", err
+		}
+		n := int(args[0])
+		t0 := nanotime()
+		if o.batch == 0 {
+			msg := msgs[0]
+			for i := 0; i < n; i++ {
+				stamp(msg, id|uint64(i))
+				if err := r.Push(ctx, msg); err != nil {
+					return "", fmt.Errorf("push %d: %w", i, err)
+				}
+			}
+		} else {
+			for sent := 0; sent < n; {
+				k := min(batch, n-sent)
+				for j := 0; j < k; j++ {
+					stamp(msgs[j], id|uint64(sent+j))
+				}
+				if _, err := r.PushBatch(ctx, msgs[:k]); err != nil {
+					return "", fmt.Errorf("push batch at %d: %w", sent, err)
+				}
+				sent += k
+			}
+		}
+		return fmt.Sprintf("sent %d %d", t0, nanotime()), nil
+	}
+}
+
+// consumerRun parses a consumer's command, run TOTAL PER PRODUCERS
+// CONSUMERS, into a checker and the stopping rule: a lone consumer stops
+// when it has every message; several stop at an end marker each.
+func consumerRun(args []int64, size int) (*checker, int64, bool, error) {
+	if err := argsN(args, 4); err != nil {
+		return nil, 0, false, err
+	}
+	total, per, producers, consumers := args[0], args[1], int(args[2]), args[3]
+	if producers < 1 || producers > maxProd {
+		return nil, 0, false, fmt.Errorf("%d producers", producers)
+	}
+	c := &checker{size: size, producers: producers, strict: consumers == 1, last: uint64(per - 1)}
+	return c, total, consumers > 1, nil
+}
+
+func ringConsumer(ctx context.Context, r *ring.Ring, o childOptions) childHandler {
+	buf := make([]byte, o.size)
+	return func(args []int64, stdout io.Writer) (string, error) {
+		c, total, multi, err := consumerRun(args, o.size)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintln(stdout, "ready")
+		done := false
+		seen := func(m []byte) {
+			marker := c.check(m)
+			done = marker || !multi && int64(c.count+c.errs) >= total
+		}
+		for !done {
+			if o.batch == 0 {
+				n, err := r.Pop(ctx, buf)
+				if err != nil {
+					return "", fmt.Errorf("pop after %d messages: %w", c.count, err)
+				}
+				seen(buf[:n])
+				continue
+			}
+			if _, err := r.PopFunc(ctx, o.batch, func(m []byte) {
+				n := copy(buf, m) // a consumer keeps what it reads: copy it out, as Pop does
+				seen(buf[:n])
+			}); err != nil {
+				return "", fmt.Errorf("pop after %d messages: %w", c.count, err)
+			}
+		}
+		return c.reply()
+	}
+}
+
+func fdProducer(f *os.File, o childOptions) childHandler {
+	msg := make([]byte, o.size)
+	id := uint64(o.id) << seqBits
+	var w io.Writer = f
+	var bw *bufio.Writer
+	if o.bufio {
+		bw = bufio.NewWriterSize(f, bufioSize)
+		w = bw
+	}
+	return func(args []int64, _ io.Writer) (string, error) {
+		if err := argsN(args, 1); err != nil {
+			return "", err
+		}
+		n := int(args[0])
+		t0 := nanotime()
+		for i := 0; i < n; i++ {
+			stamp(msg, id|uint64(i))
+			if _, err := w.Write(msg); err != nil {
+				return "", fmt.Errorf("write %d: %w", i, err)
+			}
+		}
+		if bw != nil {
+			if err := bw.Flush(); err != nil {
+				return "", fmt.Errorf("flush: %w", err)
+			}
+		}
+		return fmt.Sprintf("sent %d %d", t0, nanotime()), nil
+	}
+}
+
+func fdConsumer(f *os.File, o childOptions) childHandler {
+	buf := make([]byte, o.size)
+	var rd io.Reader = f
+	if o.bufio {
+		rd = bufio.NewReaderSize(f, bufioSize)
+	}
+	return func(args []int64, stdout io.Writer) (string, error) {
+		c, total, multi, err := consumerRun(args, o.size)
+		if err != nil {
+			return "", err
+		}
+		if multi {
+			return "", fmt.Errorf("%s has one consumer", o.mode)
+		}
+		fmt.Fprintln(stdout, "ready")
+		for int64(c.count+c.errs) < total {
+			if _, err := io.ReadFull(rd, buf); err != nil {
+				return "", fmt.Errorf("read after %d messages: %w", c.count, err)
+			}
+			c.check(buf)
+		}
+		return c.reply()
+	}
+}
+
+// chanRole: a buffered Go channel between two goroutines of this process,
+// as many slots as the rings. The producer copies each message into a
+// buffer from a pool and sends the slice; the consumer copies it out. So
+// every byte is written and read once, as with the rings. The pool holds two
+// buffers more than the channel, so a buffer is never written while the
+// consumer may still read it.
+// Command: run COUNT. Reply: done NS COUNT SUM ERRS.
+func chanRole(o childOptions) childHandler {
+	ch := make(chan []byte, o.capacity)
+	pool := make([][]byte, o.capacity+2)
+	back := make([]byte, len(pool)*o.size)
+	for i := range pool {
+		pool[i] = back[i*o.size : (i+1)*o.size]
+	}
+	msg, buf := make([]byte, o.size), make([]byte, o.size)
+	return func(args []int64, _ io.Writer) (string, error) {
+		if err := argsN(args, 1); err != nil {
+			return "", err
+		}
+		n := int(args[0])
+		c := &checker{size: o.size, producers: 1, strict: true, last: uint64(n - 1)}
+		done := make(chan struct{})
+		t0 := nanotime()
+		go func() {
+			defer close(done)
+			for i := 0; i < n; i++ {
+				m := <-ch
+				copy(buf, m)
+				c.check(buf)
+			}
+		}()
+		for i := 0; i < n; i++ {
+			b := pool[i%len(pool)]
+			stamp(msg, uint64(i))
+			copy(b, msg)
+			ch <- b
+		}
+		<-done
+		if _, err := c.reply(); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("done %d %d %d %d", c.tlast-t0, c.count, c.sum, c.errs), nil
+	}
+}
+
+// memcpyRole: one core copying message-sized blocks from one area to
+// another, each as large as a ring's slots: the bandwidth a ring moving the
+// same bytes is compared with. Command: run COUNT. Reply: done NS COUNT SUM 0.
+func memcpyRole(o childOptions) childHandler {
+	area := o.capacity * o.size
+	src, dst := make([]byte, area), make([]byte, area)
+	for i := range src {
+		src[i] = byte(i)
+	}
+	copy(dst, src) // touch every page before timing
+	mask := o.capacity - 1
+	return func(args []int64, _ io.Writer) (string, error) {
+		if err := argsN(args, 1); err != nil {
+			return "", err
+		}
+		n := int(args[0])
+		t0 := nanotime()
+		for i := 0; i < n; i++ {
+			off := (i & mask) * o.size
+			copy(dst[off:off+o.size], src[off:off+o.size])
+		}
+		el := nanotime() - t0
+		if dst[area-1] != src[area-1] {
+			return "", fmt.Errorf("memcpy: copy did not copy")
+		}
+		return fmt.Sprintf("done %d %d 0 0", el, n), nil
+	}
+}
+
+// transferCell is the parent's side of one throughput measurement: one
+// transport at one message size, its processes kept between runs.
+type transferCell struct {
+	row  *rowSpec
+	size int
+	cfg  *benchConfig
+
+	ring      *ring.Ring // ring transports: the parent's handle (MPMC: pushes end markers)
+	producers []*benchProc
+	consumers []*benchProc
+	self      *benchProc // chan, memcpy
+}
+
+func (c *transferCell) name() string { return fmt.Sprintf("%s %dB", c.row.Key, c.size) }
+
+func (c *transferCell) procs() []*benchProc {
+	ps := append(append([]*benchProc{}, c.producers...), c.consumers...)
+	if c.self != nil {
+		ps = append(ps, c.self)
+	}
+	return ps
+}
+
+// participantCPUs returns the CPUs of the i-th process in the order
+// producer 1, consumer 1, producer 2, consumer 2: with two CPUs, producers
+// on the first and consumers on the second.
+func (c *transferCell) participantCPUs(i int) string {
+	if len(c.cfg.cpus) == 0 {
+		return ""
+	}
+	return fmt.Sprint(c.cfg.cpus[i%len(c.cfg.cpus)])
+}
+
+func (c *transferCell) start() (err error) {
+	defer func() {
+		if err != nil {
+			killAll(c.procs())
+			if c.ring != nil {
+				c.ring.Close()
+			}
+		}
+	}()
+	base := []string{"-mode", c.row.mode, "-size", fmt.Sprint(c.size), "-capacity", fmt.Sprint(c.cfg.capacity)}
+	switch c.row.mode {
+	case "chan", "memcpy":
+		cpus := ""
+		if len(c.cfg.cpus) > 0 {
+			cpus = formatCPUList(c.cfg.cpus[:min(len(c.cfg.cpus), 2)])
+			if c.row.mode == "memcpy" {
+				cpus = fmt.Sprint(c.cfg.cpus[0])
+			}
+		}
+		c.self, err = startProc(c.name(), append(base, "-role", "self", "-cpus", cpus), nil)
+		return err
+	case "ring":
+		c.ring, err = ring.Anonymous(ring.Config{Kind: c.row.kind, Capacity: c.cfg.capacity, SlotSize: c.size})
+		if err != nil {
+			return err
+		}
+		share := func(cmd *exec.Cmd) error { return c.ring.Share(cmd, "bench") }
+		return c.startParticipants(base, share, share)
+	case "unix", "pipe":
+		var pf, cf *os.File // producer's and consumer's ends
+		if c.row.mode == "unix" {
+			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return os.NewSyscallError("socketpair", err)
+			}
+			pf, cf = os.NewFile(uintptr(fds[0]), "socket"), os.NewFile(uintptr(fds[1]), "socket")
+		} else {
+			if cf, pf, err = os.Pipe(); err != nil {
+				return err
+			}
+		}
+		defer pf.Close() // the children have their copies once started
+		defer cf.Close()
+		give := func(f *os.File) func(*exec.Cmd) error {
+			return func(cmd *exec.Cmd) error {
+				cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+				cmd.Args = append(cmd.Args, "-fd", fmt.Sprint(2+len(cmd.ExtraFiles)))
+				return nil
+			}
+		}
+		return c.startParticipants(base, give(pf), give(cf))
+	}
+	return fmt.Errorf("unknown transport mode %q", c.row.mode)
+}
+
+func (c *transferCell) startParticipants(base []string, prodSetup, consSetup func(*exec.Cmd) error) error {
+	for i := 0; i < max(c.row.producers, c.row.consumers); i++ {
+		if i < c.row.producers {
+			args := append(append([]string{}, base...), "-role", "producer", "-id", fmt.Sprint(i), "-cpus", c.participantCPUs(2*i))
+			args = append(args, c.row.args...)
+			p, err := startProc(fmt.Sprintf("%s producer %d", c.name(), i+1), args, prodSetup)
+			if err != nil {
+				return err
+			}
+			c.producers = append(c.producers, p)
+		}
+		if i < c.row.consumers {
+			args := append(append([]string{}, base...), "-role", "consumer", "-cpus", c.participantCPUs(2*i+1))
+			args = append(args, c.row.args...)
+			p, err := startProc(fmt.Sprintf("%s consumer %d", c.name(), i+1), args, consSetup)
+			if err != nil {
+				return err
+			}
+			c.consumers = append(c.consumers, p)
+		}
+	}
+	return nil
+}
+
+// runTimeout bounds one run of n messages: generous, it only catches a
+// transport that hangs.
+func runTimeout(n int) time.Duration { return procTimeout + time.Duration(n)*20*time.Microsecond }
+
+func (c *transferCell) run(n int) (runResult, error) {
+	timeout := runTimeout(n)
+	if c.self != nil {
+		if err := c.self.send("run %d", n); err != nil {
+			return runResult{}, err
+		}
+		f, err := c.self.expect("done", timeout)
+		if err != nil {
+			return runResult{}, err
+		}
+		if len(f) != 4 {
+			return runResult{}, fmt.Errorf("%s: answer with %d numbers", c.self.name, len(f))
+		}
+		if err := verifyCount(c.self.name, n, 1, f[1], f[2], f[3], c.row.mode == "memcpy"); err != nil {
+			return runResult{}, err
+		}
+		return runResult{N: n, Ns: f[0]}, nil
+	}
+
+	np, nc := len(c.producers), len(c.consumers)
+	per := max(n/np, 1)
+	total := per * np
+	for _, p := range c.consumers {
+		if err := p.send("run %d %d %d %d", total, per, np, nc); err != nil {
+			return runResult{}, err
+		}
+	}
+	for _, p := range c.consumers {
+		if _, err := p.expect("ready", procTimeout); err != nil {
+			return runResult{}, err
+		}
+	}
+	for _, p := range c.producers {
+		if err := p.send("run %d", per); err != nil {
+			return runResult{}, err
+		}
+	}
+	t0 := int64(math.MaxInt64)
+	for _, p := range c.producers {
+		f, err := p.expect("sent", timeout)
+		if err != nil {
+			return runResult{}, err
+		}
+		if len(f) != 2 {
+			return runResult{}, fmt.Errorf("%s: answer with %d numbers", p.name, len(f))
+		}
+		t0 = min(t0, f[0])
+	}
+	if nc > 1 {
+		// Every message is in the ring before these, so each consumer has
+		// seen all it will get once it meets one.
+		marker := make([]byte, c.size)
+		stamp(marker, markerWord)
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		for range nc {
+			if err := c.ring.Push(ctx, marker); err != nil {
+				return runResult{}, fmt.Errorf("%s: end marker: %w", c.name(), err)
+			}
+		}
+	}
+	var count, sum, errs uint64
+	var tlast int64
+	for _, p := range c.consumers {
+		f, err := p.expect("got", timeout)
+		if err != nil {
+			return runResult{}, err
+		}
+		if len(f) != 4 {
+			return runResult{}, fmt.Errorf("%s: answer with %d numbers", p.name, len(f))
+		}
+		count += uint64(f[0])
+		sum += uint64(f[1])
+		errs += uint64(f[2])
+		tlast = max(tlast, f[3])
+	}
+	if err := verifyCount(c.name(), per, np, int64(count), int64(sum), int64(errs), false); err != nil {
+		return runResult{}, err
+	}
+	if tlast <= t0 {
+		return runResult{}, fmt.Errorf("%s: last message at %d, before the first was sent at %d", c.name(), tlast, t0)
+	}
+	return runResult{N: total, Ns: tlast - t0}, nil
+}
+
+// verifyCount checks a run's tally: every producer's sequence 0..per-1 was
+// received exactly once, and no consumer saw a bad message.
+func verifyCount(name string, per, producers int, count, sum, errs int64, countOnly bool) error {
+	want := int64(per) * int64(producers)
+	wantSum := uint64(producers) * (uint64(per) * uint64(per-1) / 2)
+	switch {
+	case errs != 0:
+		return fmt.Errorf("%s: %d bad messages (torn, duplicated, out of order or foreign)", name, errs)
+	case count != want:
+		return fmt.Errorf("%s: received %d messages, sent %d", name, count, want)
+	case !countOnly && uint64(sum) != wantSum:
+		return fmt.Errorf("%s: sequence numbers add up to %d, want %d: messages lost and duplicated", name, sum, wantSum)
+	}
+	return nil
+}
+
+func (c *transferCell) stop() error {
+	err := stopAll(c.procs())
+	if c.ring != nil {
+		c.ring.Close()
+	}
+	return err
+}
