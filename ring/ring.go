@@ -504,4 +504,4 @@ func (r *Ring) recordOwnerAlive(i int) (owned, alive bool) {
 var monoStart = time.Now()
 
 // monotime returns monotonic nanoseconds since the package started.
-func monotime() int64 { return int64(time.Since(monoStart)) }
+func monotime() int64 { return int64(time.Since(monoStart)) + 1 } // never 0: 0 means "not yet"
