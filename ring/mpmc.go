@@ -262,9 +262,7 @@ func (r *Ring) mpmcTryPush(msg []byte) error {
 	}
 	raise(r.tail(), pos+1)
 	r.mpmcWrite(s, pos, msg)
-	if atomic.LoadUint32(r.notEmptyWait()) != 0 {
-		r.wake(r.notEmptySeq())
-	}
+	r.wakeConsumers()
 	return nil
 }
 
@@ -295,9 +293,7 @@ func (r *Ring) mpmcTryPushBatch(msgs [][]byte) (int, error) {
 	}
 	if n > 0 {
 		raise(r.tail(), pos)
-		if atomic.LoadUint32(r.notEmptyWait()) != 0 {
-			r.wake(r.notEmptySeq())
-		}
+		r.wakeConsumers()
 		return n, err
 	}
 	return 0, err
@@ -397,9 +393,7 @@ func (r *Ring) mpmcTryPop(buf []byte, exact bool) (int, error) {
 	raise(r.head(), pos+1)
 	r.readPayload(buf, s, n)
 	r.mpmcRelease(s, pos)
-	if atomic.LoadUint32(r.notFullWait()) != 0 {
-		r.wake(r.notFullSeq())
-	}
+	r.wakeProducers()
 	return n, nil
 }
 
@@ -432,9 +426,7 @@ func (r *Ring) mpmcTryPopFunc(max int, fn func(msg []byte)) (int, error) {
 	}
 	if n > 0 {
 		raise(r.head(), pos)
-		if atomic.LoadUint32(r.notFullWait()) != 0 {
-			r.wake(r.notFullSeq())
-		}
+		r.wakeProducers()
 		return n, nil
 	}
 	return 0, err

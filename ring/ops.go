@@ -36,9 +36,7 @@ func (r *Ring) TryPush(msg []byte) error {
 	if pos&(r.relEvery-1) == 0 {
 		storeRelease64(r.tail(), pos) // now and then: only Len and a successor read it
 	}
-	if atomic.LoadUint32(r.notEmptyWait()) != 0 {
-		r.wake(r.notEmptySeq())
-	}
+	r.wakeConsumers()
 	return nil
 }
 

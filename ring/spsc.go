@@ -86,9 +86,7 @@ func (r *Ring) spscRelease() {
 	}
 	c.released = c.pos
 	storeRelease64(r.released(), c.pos) // after the copies out: the producer may overwrite
-	if atomic.LoadUint32(r.notFullWait()) != 0 {
-		r.wake(r.notFullSeq())
-	}
+	r.wakeProducers()
 }
 
 // spscPushSlow is TryPush on an SPSC ring for every case the fast path in
@@ -132,9 +130,7 @@ func (r *Ring) spscPublish(s unsafe.Pointer) {
 	storeRelease32(slotSeq32(s), spscFull(pos)) // publishes the message to the consumer
 	p.pos = pos + 1
 	storeRelease64(r.tail(), pos+1) // exact on the slow path
-	if atomic.LoadUint32(r.notEmptyWait()) != 0 {
-		r.wake(r.notEmptySeq())
-	}
+	r.wakeConsumers()
 }
 
 // spscTail returns the producer's position. The producer stores tail only
@@ -186,9 +182,7 @@ func (r *Ring) spscTryPushBatch(msgs [][]byte) (int, error) {
 	if n > 0 {
 		p.pos = pos
 		storeRelease64(r.tail(), pos)
-		if atomic.LoadUint32(r.notEmptyWait()) != 0 {
-			r.wake(r.notEmptySeq())
-		}
+		r.wakeConsumers()
 	}
 	return n, err
 }
