@@ -440,23 +440,26 @@ func (r *Ring) Close() error {
 // of a line nobody writes while nobody sleeps, and no system call.
 func (r *Ring) wakeConsumers() {
 	if atomic.LoadUint32(r.notEmptyWait()) != 0 {
-		r.wake(r.notEmptySeq())
+		r.wakeAt(offNotEmptySeq)
 	}
 }
 
 // wakeProducers wakes producers asleep waiting for room, if any.
 func (r *Ring) wakeProducers() {
 	if atomic.LoadUint32(r.notFullWait()) != 0 {
-		r.wake(r.notFullSeq())
+		r.wakeAt(offNotFullSeq)
 	}
 }
 
-// wake wakes the processes sleeping on futex word w. Callers check the
-// matching waiter count first, so that nobody makes a system call per
-// message when nobody sleeps. It is kept out of line so that the checks,
-// which run once per message, inline into the fast paths.
+// wakeAt wakes the processes asleep on the futex word at offset off.
+// Callers check the matching waiter count first, so that nobody makes a
+// system call per message when nobody sleeps. It is kept out of line so that
+// the checks, which run once per message, inline into the fast paths.
 //
 //go:noinline
+func (r *Ring) wakeAt(off uintptr) { r.wake(r.u32(off)) }
+
+// wake bumps futex word w and wakes every process asleep on it.
 func (r *Ring) wake(w *uint32) {
 	atomic.AddUint32(w, 1) // a sleeper about to sleep sees the change and does not
 	futexWakeAll(w)
