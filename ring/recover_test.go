@@ -2,12 +2,16 @@ package ring
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -211,13 +215,34 @@ func TestTruncatedWhileWaiting(t *testing.T) {
 		_, err := r.Pop(ctx, make([]byte, 16))
 		got <- err
 	}()
-	for atomic.LoadUint32(r.notEmptyWait()) == 0 { // asleep
+	// Asleep: blocked in futex(2) on the not-empty word. The waiter count
+	// alone is not enough: the sleeper raises it before its last look at
+	// the ring, and a truncation then makes that look fault (SIGBUS).
+	word := r.notEmptySeq()
+	for atomic.LoadUint32(r.notEmptyWait()) == 0 || !blockedOn(unsafe.Pointer(word)) {
 		runtime.Gosched()
 	}
 	require.NoError(t, os.Truncate(path, 0))
 	err = <-got
 	assert.ErrorIs(t, err, ErrCorrupt)
 	assert.Contains(t, err.Error(), "was truncated to 0 bytes")
+}
+
+// blockedOn reports whether a thread of this process is blocked in a system
+// call whose first argument is addr (for a futex word: sleeping on it), as
+// /proc/self/task/*/syscall shows. Where that cannot be read, it says true.
+func blockedOn(addr unsafe.Pointer) bool {
+	tasks, err := filepath.Glob("/proc/self/task/*/syscall")
+	if err != nil || len(tasks) == 0 {
+		return true
+	}
+	arg := fmt.Sprintf(" %#x ", uintptr(addr))
+	for _, task := range tasks {
+		if b, err := os.ReadFile(task); err == nil && strings.Contains(string(b), arg) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestTruncatedHandleStaysBroken(t *testing.T) {
@@ -247,4 +272,44 @@ func TestSlotStatesShowStuck(t *testing.T) {
 	assert.False(t, procs[0].Alive)
 	assert.True(t, procs[1].Alive)
 	assert.Equal(t, uint32(7), procs[1].Handle)
+}
+
+// A peer that gave its role up with Close and then exited is not a dead
+// one. checkPeer can read the record before the Close and look for the
+// process after the exit; it must find the record changed and keep
+// waiting. (The try callback, which checkPeer calls once it has judged the
+// owner dead, is where this test makes the Close visible.)
+func TestSPSCPeerClosedIsNotDead(t *testing.T) {
+	r := testRing(t, SPSC, 8)
+	plant(r, recProducer, deadPID(t))
+	rec := r.record(recProducer)
+	_, err := r.checkPeer(recProducer, func() bool {
+		atomic.StoreUint64(&rec.owner, 0) // the producer's Close, seen late
+		return false
+	})
+	assert.NoError(t, err, "a producer that closed is not a dead one")
+
+	plant(r, recProducer, deadPID(t)) // one that died holding the role is
+	_, err = r.checkPeer(recProducer, func() bool { return false })
+	assert.ErrorIs(t, err, ErrPeerDead)
+}
+
+// The last look checkPeer takes before it reports a dead peer can succeed:
+// a message the producer published just before it died, or room a consumer
+// gave back just before it closed. The operation is then done, and the
+// waiter must return, not try again: a second try would pop the next
+// message over the one just popped (lost), or push the message again
+// (duplicated), or report ErrPeerDead for an operation that took place.
+func TestSPSCPeerLastLookSucceeds(t *testing.T) {
+	r := testRing(t, SPSC, 8)
+	plant(r, recProducer, deadPID(t))
+	calls := 0
+	try := func() bool { calls++; return calls == 2 } // 1: the sleeper's look; 2: checkPeer's last look
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done, err := r.sleep(ctx, r.notEmptySeq(), r.notEmptyWait(), recProducer, try)
+	require.NoError(t, err)
+	assert.True(t, done, "the last look succeeded")
+	assert.Equal(t, 2, calls, "nothing is tried after a success")
+	assert.Zero(t, atomic.LoadUint32(r.notEmptyWait()), "no longer announced as a waiter")
 }

@@ -73,7 +73,7 @@ func (r *Ring) await(ctx context.Context, forRoom bool, try func() bool) error {
 			if i&63 == 0 {
 				if now := monotime(); now-lastPeerCheck >= int64(peerEvery) {
 					lastPeerCheck = now
-					if err := r.checkPeer(peer, try); err != nil {
+					if finished, err := r.checkPeer(peer, try); finished || err != nil {
 						return err
 					}
 				}
@@ -103,7 +103,11 @@ func (r *Ring) sleep(ctx context.Context, word, waiters *uint32, peer int, try f
 		}
 		err = ctx.Err()
 		if err == nil {
-			err = r.checkPeer(peer, try)
+			var finished bool
+			if finished, err = r.checkPeer(peer, try); finished {
+				atomic.AddUint32(waiters, ^uint32(0))
+				return true, nil
+			}
 		}
 		if err == nil {
 			if err = r.checkTruncated(); err != nil {
@@ -142,24 +146,36 @@ func (r *Ring) sleep(ctx context.Context, word, waiters *uint32, peer int, try f
 // checkPeer returns ErrPeerDead when this is an SPSC ring whose peer role
 // is held by a dead process and the ring still cannot make progress. A role
 // never taken, or given up with Close, is not a dead peer: a producer may
-// not have started yet.
-func (r *Ring) checkPeer(peer int, try func() bool) error {
+// not have started yet. Before it gives up it tries once more; done reports
+// that this last try succeeded: the caller's operation has taken place and
+// must not be tried again.
+func (r *Ring) checkPeer(peer int, try func() bool) (done bool, err error) {
 	if r.cfg.Kind != SPSC || r.opts.WaitForPeer {
-		return nil
+		return false, nil
 	}
+	rec := r.record(peer)
+	owner := atomic.LoadUint64(&rec.owner)
 	owned, alive := r.recordOwnerAlive(peer)
 	if !owned || alive {
-		return nil
+		return false, nil
 	}
 	// The dead process cannot publish any more: one last look decides.
 	if try() {
-		return nil
+		return true, nil
+	}
+	// The verdict is about the record as read above. A peer that gave the
+	// role up with Close and then exited may have been read before its
+	// Close and looked for after its exit; a successor may have taken the
+	// role over since. Only a record that still names the same owner holds
+	// a dead peer.
+	if atomic.LoadUint64(&rec.owner) != owner {
+		return false, nil
 	}
 	role := "producer"
 	if peer == recConsumer {
 		role = "consumer"
 	}
-	return fmt.Errorf("ring: %s (pid %d) died: %w", role, ownerPID(atomic.LoadUint64(&r.record(peer).owner)), ErrPeerDead)
+	return false, fmt.Errorf("ring: %s (pid %d) died: %w", role, ownerPID(owner), ErrPeerDead)
 }
 
 // sleepCtx sleeps on word while it holds w, for at most d, and wakes early
