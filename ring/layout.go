@@ -23,7 +23,7 @@ package ring
 // +---------------------------------------------------------------+
 // |                slot size (u32): largest message               | 20
 // +---------------------------------------------------------------+
-// |  slot stride (u32) = slot header + slot size rounded up to 8  | 24
+// |  slot stride (u32): see stride()                              | 24
 // +---------------------------------------------------------------+
 // |                        flags (u32) = 0                        | 28
 // +---------------------------------------------------------------+
@@ -256,8 +256,22 @@ func lenOffset(kind Kind) uintptr {
 
 // stride is the distance between slots: the slot header plus the payload
 // rounded up to 8 bytes, so every sequence word is aligned for atomics and
-// every payload for 8-byte words, on every architecture.
-func stride(kind Kind, slotSize int) int { return slotHeader(kind) + (slotSize+7)&^7 }
+// every payload for 8-byte words, on every architecture. An MPMC slot of
+// less than a cache line is rounded up to a power of two, so that none
+// straddles two lines: each side claims a slot with a compare-and-swap,
+// which waits for its whole line (8-byte messages: 32 against 24 bytes, a
+// quarter faster in interleaved runs here).
+func stride(kind Kind, slotSize int) int {
+	st := slotHeader(kind) + (slotSize+7)&^7
+	if kind == MPMC && st < 64 {
+		p := 16
+		for p < st {
+			p *= 2
+		}
+		return p
+	}
+	return st
+}
 
 // layout is a validated view of a ring's memory. Its fields are copies taken
 // at Attach; the algorithms never re-read them from shared memory.
