@@ -63,7 +63,11 @@
 // takes the role over from the dead process and continues where the ring
 // stands; on an MPMC ring, a slot left claimed by a dead process is freed by
 // whoever finds it in the way (see Options.Grace), and the record the dead
-// process held is reused. Process liveness is judged by pid and start time,
+// process held is reused. An SPSC consumer killed inside PopFunc has not
+// released the batch fn was shown: its successor gets those messages again.
+// A process killed while asleep in Push or Pop leaves itself counted as a
+// waiter; the count is taken back when its record is taken over (and, on an
+// MPMC ring, by a publisher whose wake-ups keep finding nobody). Process liveness is judged by pid and start time,
 // so a reused pid is not mistaken for the dead process; a process in another
 // pid namespace cannot be judged and is taken to be alive, so rings shared
 // across pid namespaces do not recover from crashes by themselves.

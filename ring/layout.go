@@ -62,7 +62,9 @@ package ring
 // |    start (u64)  = process start time, clock ticks since boot  |
 // |    pidns (u64)  = inode of the owner's pid namespace          |
 // |    roles (u32)  = 1 produces, 2 consumes                      |
-// |    reserved (u32)                                             |
+// |    sleepers (u32) = waiters of this owner counted in the      |
+// |      waiter words: consumers in the low 16 bits, producers    |
+// |      in the high 16                                           |
 // +===============================================================+
 // |  slot 0                                                       | 4096
 // |    SPSC: seq (u32) | length (u32) | payload                   |
@@ -225,9 +227,15 @@ type record struct {
 	owner uint64 // pid<<32 | handle token; 0 when free. CAS by claimers.
 	start uint64 // owner's start time in clock ticks since boot; 0 unknown
 	pidns uint64 // inode of the owner's pid namespace; 0 unknown
-	roles uint32 // roleProduces | roleConsumes, as used
-	_     uint32
+	roles    uint32 // roleProduces | roleConsumes, as used
+	sleepers uint32 // owner's waiters counted in the waiter words; see takeSleepers
 }
+
+// Units of record.sleepers.
+const (
+	sleeperConsumer = 1       // counted in the not-empty waiters
+	sleeperProducer = 1 << 16 // counted in the not-full waiters
+)
 
 // Compile-time checks: the record is 32 bytes, the records fit before the
 // data, and the hot words sit on distinct 128-byte strides.

@@ -54,6 +54,9 @@ func (r *Ring) registerLane() (uint64, error) {
 	if err := r.usable(); err != nil {
 		return 0, err
 	}
+	// Dead processes that left waiters counted would make every
+	// publication a system call: sweep them first.
+	r.sweepDead()
 	// A free record first; failing that, one whose owner has died (after
 	// recovering the slots it left claimed).
 	for pass := 0; pass < 2; pass++ {

@@ -307,9 +307,61 @@ func TestSPSCPeerLastLookSucceeds(t *testing.T) {
 	try := func() bool { calls++; return calls == 2 } // 1: the sleeper's look; 2: checkPeer's last look
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	done, err := r.sleep(ctx, r.notEmptySeq(), r.notEmptyWait(), recProducer, try)
+	done, err := r.sleep(ctx, false, try)
 	require.NoError(t, err)
 	assert.True(t, done, "the last look succeeded")
 	assert.Equal(t, 2, calls, "nothing is tried after a success")
 	assert.Zero(t, atomic.LoadUint32(r.notEmptyWait()), "no longer announced as a waiter")
+}
+
+// A process killed while asleep leaves its waiter counted; whoever takes
+// its record over takes the count back, or every publication would make a
+// system call for ever after.
+func TestDeadSleeperUncounted(t *testing.T) {
+	t.Run("spsc successor", func(t *testing.T) {
+		r := testRing(t, SPSC, 8)
+		plant(r, recConsumer, deadPID(t))
+		atomic.StoreUint32(&r.record(recConsumer).sleepers, sleeperConsumer)
+		atomic.StoreUint32(r.notEmptyWait(), 1)
+		_, err := r.TryPop(make([]byte, 16)) // takes the consumer role over
+		assert.ErrorIs(t, err, ErrEmpty)
+		assert.Zero(t, atomic.LoadUint32(r.notEmptyWait()))
+		assert.Zero(t, atomic.LoadUint32(&r.record(recConsumer).sleepers))
+	})
+	t.Run("mpmc newcomer", func(t *testing.T) {
+		r := testRing(t, MPMC, 8)
+		plant(r, 7, deadPID(t))
+		atomic.StoreUint32(&r.record(7).sleepers, 2*sleeperConsumer+sleeperProducer)
+		atomic.StoreUint32(r.notEmptyWait(), 3) // two dead, one live elsewhere
+		atomic.StoreUint32(r.notFullWait(), 1)
+		require.NoError(t, r.TryPush([]byte("x"))) // registers: sweeps first
+		assert.Equal(t, uint32(1), atomic.LoadUint32(r.notEmptyWait()), "the live waiter stays counted")
+		assert.Zero(t, atomic.LoadUint32(r.notFullWait()))
+		assert.Zero(t, atomic.LoadUint64(&r.record(7).owner), "the dead record is free again")
+	})
+	t.Run("mpmc publisher", func(t *testing.T) {
+		r := testRing(t, MPMC, 8)
+		require.NoError(t, r.TryPush([]byte("x")))
+		plant(r, 7, deadPID(t))
+		atomic.StoreUint32(&r.record(7).sleepers, sleeperConsumer)
+		atomic.StoreUint32(r.notEmptyWait(), 1)
+		// Wake-ups that find nobody asleep, again and again, make the
+		// publisher sweep.
+		for i := 0; i < 100 && atomic.LoadUint32(r.notEmptyWait()) != 0; i++ {
+			require.NoError(t, r.TryPush([]byte("y")))
+			_, err := r.TryPop(make([]byte, 16))
+			require.NoError(t, err)
+		}
+		assert.Zero(t, atomic.LoadUint32(r.notEmptyWait()))
+	})
+	t.Run("announce and leave", func(t *testing.T) {
+		r := testRing(t, MPMC, 8)
+		require.NoError(t, r.TryPush([]byte("x")))
+		a := r.announce(true)
+		assert.Equal(t, uint32(1), atomic.LoadUint32(r.notFullWait()))
+		assert.Equal(t, uint32(sleeperProducer), atomic.LoadUint32(&r.record(int(r.m.lane.Load())).sleepers))
+		a.leave()
+		assert.Zero(t, atomic.LoadUint32(r.notFullWait()))
+		assert.Zero(t, atomic.LoadUint32(&r.record(int(r.m.lane.Load())).sleepers))
+	})
 }

@@ -136,6 +136,9 @@ type mpmcState struct {
 	stuckV    atomic.Uint64 // a claimed slot word seen blocking progress
 	stuckAt   atomic.Int64  // monotonic ns when stuckV was first seen
 	recovered atomic.Uint64 // slots this handle freed from dead claimers
+
+	missedWakes atomic.Int64 // wake-ups that found nobody asleep, since the last sweep
+	lastSweep   atomic.Int64 // monotonic ns of the last sweepDead
 }
 
 // Size returns the number of bytes a region needs for a ring of cfg.
@@ -462,7 +465,42 @@ func (r *Ring) wakeAt(off uintptr) { r.wake(r.u32(off)) }
 // wake bumps futex word w and wakes every process asleep on it.
 func (r *Ring) wake(w *uint32) {
 	atomic.AddUint32(w, 1) // a sleeper about to sleep sees the change and does not
-	futexWakeAll(w)
+	if futexWakeAll(w) == 0 && r.cfg.Kind == MPMC {
+		r.missedWake()
+	}
+}
+
+// missedWake is called when a wake-up found nobody asleep although a waiter
+// count said someone was: usually a waiter between its announcement and its
+// sleep, but if it goes on, a process that died asleep and left its count.
+// Then, at most once a second, the records of dead processes that still
+// count waiters are swept.
+func (r *Ring) missedWake() {
+	if r.m.missedWakes.Add(1) < 64 {
+		return
+	}
+	now := monotime()
+	if last := r.m.lastSweep.Load(); last != 0 && now-last < int64(time.Second) || !r.m.lastSweep.CompareAndSwap(last, now) {
+		return
+	}
+	r.m.missedWakes.Store(0)
+	r.sweepDead()
+}
+
+// sweepDead takes over the records of dead processes that still count
+// waiters, gives their counts and their claimed slots back, and frees them.
+func (r *Ring) sweepDead() {
+	for i := 0; i < numRecords; i++ {
+		if atomic.LoadUint32(&r.record(i).sleepers) == 0 {
+			continue
+		}
+		if owned, alive := r.recordOwnerAlive(i); !owned || alive {
+			continue
+		}
+		if _, err := r.claimRecord(i, 0, r.recoverLane); err == nil {
+			r.releaseRecord(i)
+		}
+	}
 }
 
 // claimingBit marks an owner word whose record is being filled in: its
@@ -491,14 +529,30 @@ func (r *Ring) claimRecord(i int, role uint32, recoverLane func(lane int)) (dead
 		if !atomic.CompareAndSwapUint64(&rec.owner, cur, r.owner|claimingBit) {
 			continue // someone else moved first; look again
 		}
-		if cur != 0 && recoverLane != nil {
-			recoverLane(i)
+		if cur != 0 {
+			r.takeSleepers(rec)
+			if recoverLane != nil {
+				recoverLane(i)
+			}
 		}
 		atomic.StoreUint64(&rec.start, me.start)
 		atomic.StoreUint64(&rec.pidns, me.pidns)
 		atomic.StoreUint32(&rec.roles, role)
 		atomic.StoreUint64(&rec.owner, r.owner) // the record is complete
 		return cur != 0, nil
+	}
+}
+
+// takeSleepers takes back from the waiter words the waiters that the dead
+// owner of rec left counted: the caller holds rec in the claiming state, so
+// the dead owner's count is no longer anyone's.
+func (r *Ring) takeSleepers(rec *record) {
+	n := atomic.SwapUint32(&rec.sleepers, 0)
+	if c := n & 0xffff; c != 0 {
+		atomic.AddUint32(r.notEmptyWait(), -c)
+	}
+	if p := n >> 16; p != 0 {
+		atomic.AddUint32(r.notFullWait(), -p)
 	}
 }
 

@@ -173,6 +173,7 @@ func (r *Ring) spscTryPushBatch(msgs [][]byte) (int, error) {
 		}
 		s := r.slot(pos)
 		r.writePayload(s, msg)
+		faultinject.At(faultinject.AfterCopy)
 		*r.slotLen(s) = uint32(len(msg))
 		faultinject.At(faultinject.BeforePublish)
 		storeRelease32(slotSeq32(s), spscFull(pos)) // publishes this message

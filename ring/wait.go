@@ -47,9 +47,9 @@ const (
 // slot, false for a consumer waiting for a message. It returns ctx's error if
 // ctx ends first, or ErrPeerDead.
 func (r *Ring) await(ctx context.Context, forRoom bool, try func() bool) error {
-	word, waiters, peer := r.notEmptySeq(), r.notEmptyWait(), recProducer
+	peer := recProducer
 	if forRoom {
-		word, waiters, peer = r.notFullSeq(), r.notFullWait(), recConsumer
+		peer = recConsumer
 	}
 	done := ctx.Done()
 	var lastPeerCheck int64
@@ -81,31 +81,36 @@ func (r *Ring) await(ctx context.Context, forRoom bool, try func() bool) error {
 			continue
 		}
 
-		if finished, err := r.sleep(ctx, word, waiters, peer, try); finished || err != nil {
+		if finished, err := r.sleep(ctx, forRoom, try); finished || err != nil {
 			return err
 		}
 		i = spinTries / 2 // woken: the other side is active, poll a little before sleeping again
 	}
 }
 
-// sleep announces this waiter and sleeps on word until the other side bumps
-// it, try succeeds (done), ctx ends, the peer dies or the file shrinks
-// (err). It stays announced across timed-out sleeps, so it fences once.
-func (r *Ring) sleep(ctx context.Context, word, waiters *uint32, peer int, try func() bool) (done bool, err error) {
-	atomic.AddUint32(waiters, 1) // from here the other side wakes us
+// sleep announces this waiter and sleeps on the futex word of its side
+// until the other side bumps it, try succeeds (done), ctx ends, the peer dies
+// or the file shrinks (err). It stays announced across timed-out sleeps, so
+// it fences once.
+func (r *Ring) sleep(ctx context.Context, forRoom bool, try func() bool) (done bool, err error) {
+	word, peer := r.notEmptySeq(), recProducer
+	if forRoom {
+		word, peer = r.notFullSeq(), recConsumer
+	}
+	a := r.announce(forRoom) // from here the other side wakes us
 	fenced := remoteFence()
 	sleptSince := monotime()
 	for {
 		w := atomic.LoadUint32(word)
 		if try() {
-			atomic.AddUint32(waiters, ^uint32(0))
+			a.leave()
 			return true, nil
 		}
 		err = ctx.Err()
 		if err == nil {
 			var finished bool
 			if finished, err = r.checkPeer(peer, try); finished {
-				atomic.AddUint32(waiters, ^uint32(0))
+				a.leave()
 				return true, nil
 			}
 		}
@@ -115,7 +120,7 @@ func (r *Ring) sleep(ctx context.Context, word, waiters *uint32, peer int, try f
 			}
 		}
 		if err != nil {
-			atomic.AddUint32(waiters, ^uint32(0))
+			a.leave()
 			return false, err
 		}
 		slice := sleepSlice
@@ -135,12 +140,50 @@ func (r *Ring) sleep(ctx context.Context, word, waiters *uint32, peer int, try f
 			return false, r.broken(err)
 		}
 		if atomic.LoadUint32(word) != w {
-			atomic.AddUint32(waiters, ^uint32(0))
+			a.leave()
 			return false, nil // woken: back to polling
 		}
 		// Timed out (or a spurious wake-up): look once more and sleep again,
 		// without spinning: an idle waiter should cost nothing.
 	}
+}
+
+// announcement is a waiter counted in the header: in the waiter count of
+// its side, which publishers read, and in the sleeper count of its process
+// record, so that the count can be taken back if the process dies asleep
+// (see takeSleepers). Otherwise every publication on that side would make a
+// system call for ever after.
+type announcement struct {
+	waiters  *uint32 // the side's waiter count
+	sleepers *uint32 // the process record's sleeper counts
+	unit     uint32  // 1: a consumer waiting for messages; 1<<16: a producer waiting for room
+}
+
+// announce counts this process as a waiter of one side. The record is that
+// of the handle's role (SPSC) or lane (MPMC): a handle waits only after an
+// operation that took it.
+func (r *Ring) announce(forRoom bool) announcement {
+	a := announcement{waiters: r.notEmptyWait(), unit: sleeperConsumer}
+	rec := recConsumer
+	if forRoom {
+		a.waiters, a.unit, rec = r.notFullWait(), sleeperProducer, recProducer
+	}
+	if r.cfg.Kind == MPMC {
+		rec = int(r.m.lane.Load())
+	}
+	a.sleepers = &r.record(rec).sleepers
+	// The side's count first and the record's second, and the other way
+	// round when leaving: a process killed in between leaves the side's
+	// count too high (a wasted FUTEX_WAKE per publication until someone
+	// takes the record over), never too low (a missed wake-up).
+	atomic.AddUint32(a.waiters, 1)
+	atomic.AddUint32(a.sleepers, a.unit)
+	return a
+}
+
+func (a announcement) leave() {
+	atomic.AddUint32(a.sleepers, -a.unit)
+	atomic.AddUint32(a.waiters, ^uint32(0))
 }
 
 // checkPeer returns ErrPeerDead when this is an SPSC ring whose peer role
@@ -200,7 +243,7 @@ func sleepCtx(ctx context.Context, word *uint32, w uint32, d time.Duration) {
 	stop := context.AfterFunc(ctx, func() {
 		if state.CompareAndSwap(sleeping, waking) {
 			atomic.AddUint32(word, 1)
-			futexWakeAll(word)
+			_ = futexWakeAll(word)
 			state.Store(finished)
 		}
 	})

@@ -25,9 +25,14 @@ func futexSleep(addr *uint32, val uint32, d time.Duration) {
 		uintptr(unsafe.Pointer(&ts)), 0, 0)
 }
 
-// futexWakeAll wakes every process sleeping on addr.
-func futexWakeAll(addr *uint32) {
-	_, _, _ = unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWakeOp, uintptr(1<<31-1), 0, 0, 0)
+// futexWakeAll wakes every process sleeping on addr and returns how many
+// it woke.
+func futexWakeAll(addr *uint32) int {
+	n, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWakeOp, uintptr(1<<31-1), 0, 0, 0)
+	if errno != 0 {
+		return -1
+	}
+	return int(n)
 }
 
 // osYield gives the CPU to another thread, of any process. runtime.Gosched

@@ -16,7 +16,8 @@ func futexSleep(_ *uint32, _ uint32, d time.Duration) {
 	time.Sleep(min(d, pollSlice))
 }
 
-func futexWakeAll(*uint32) {}
+// futexWakeAll cannot tell whom it woke: pollers wake by themselves.
+func futexWakeAll(*uint32) int { return -1 }
 
 func osYield() { runtime.Gosched() }
 
