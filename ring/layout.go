@@ -224,9 +224,9 @@ func turnDiff(v, pos uint64) int64 { return int64((v&^0xff)-pos<<8) >> 8 }
 // record is a process record in the header. Every field is a fixed-width
 // integer, so the struct may overlay shared memory.
 type record struct {
-	owner uint64 // pid<<32 | handle token; 0 when free. CAS by claimers.
-	start uint64 // owner's start time in clock ticks since boot; 0 unknown
-	pidns uint64 // inode of the owner's pid namespace; 0 unknown
+	owner    uint64 // pid<<32 | handle token; 0 when free. CAS by claimers.
+	start    uint64 // owner's start time in clock ticks since boot; 0 unknown
+	pidns    uint64 // inode of the owner's pid namespace; 0 unknown
 	roles    uint32 // roleProduces | roleConsumes, as used
 	sleepers uint32 // owner's waiters counted in the waiter words; see takeSleepers
 }
