@@ -757,7 +757,7 @@ func TestTypedAcrossProcesses(t *testing.T) {
 
 // Offsets in a ring file, from the diagram in ring/layout.go: the header
 // words; the slots from byte 4096, each a sequence word (SPSC: u32, MPMC:
-// u64) and then the message length (u32).
+// u64 followed by a u64 claim word) and then the message length (u32).
 const (
 	offMagic      = 0
 	offVersion    = 8
@@ -767,7 +767,7 @@ const (
 	offTotalSize  = 40
 	offSlot0      = 4096
 	spscSlotLenAt = 4
-	mpmcSlotLenAt = 8
+	mpmcSlotLenAt = 16
 )
 
 // TestCorruptRingFromAnotherProcess: another process writes impossible

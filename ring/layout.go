@@ -41,9 +41,9 @@ package ring
 // +===============================================================+
 // |  shut down (u32): 0 open, 1 shut down; written once           | 128  every line below
 // +===============================================================+       is a 128-byte
-// |  tail (u64): producer position                                | 256  stride: two
+// |  tail (u64): producer position; MPMC: position<<8 | lane      | 256  stride: two
 // +===============================================================+       cache lines,
-// |  head (u64): consumer position                                | 384  so neither the
+// |  head (u64): consumer position; MPMC: position<<8 | lane      | 384  so neither the
 // +===============================================================+       line nor its
 // |  not-empty futex word (u32): bumped to wake consumers         | 512  prefetched pair
 // +===============================================================+       is shared by two
@@ -68,7 +68,8 @@ package ring
 // +===============================================================+
 // |  slot 0                                                       | 4096
 // |    SPSC: seq (u32) | length (u32) | payload                   |
-// |    MPMC: seq (u64) | length (u32) | reserved (u32) | payload  |
+// |    MPMC: seq (u64) | claim (u64) | length (u32) | reserved    |
+// |          (u32) | payload                                      |
 // |  slot 1 ...                                                   | 4096 + stride
 // +---------------------------------------------------------------+
 //
@@ -80,13 +81,15 @@ package ring
 //     another one index outside the region.
 //   - shut down: Shutdown (any process); read by every push and by pops that
 //     find the ring empty.
-//   - tail: SPSC: the producer, after publishing each message; read by the
-//     producer that takes over a dead one's role, and by Len. MPMC: a hint,
-//     raised by producers after each claim; read by producers to start their
-//     search for a free slot.
-//   - head: SPSC: the consumer, after copying out each message; read by Len
-//     and by a consumer that takes over a dead one's role, never polled.
-//     MPMC: a hint, raised by consumers after each claim.
+//   - tail: SPSC: the producer's position, stored every few dozen messages
+//     (nobody polls it); read by Len and by a producer that takes over a
+//     dead one's role, which step over the slots published after it.
+//     MPMC: position<<8 | closed<<7 | lane, moved by producers' claims (CAS):
+//     positions below it are claimed, the last one by lane; Shutdown sets
+//     the closed bit.
+//   - head: SPSC: the consumer's position, after copying out each message;
+//     read by Len and by a consumer that takes over a dead one's role, never
+//     polled. MPMC: position<<8 | lane, moved by consumers' claims (CAS).
 //   - released: SPSC: the consumer, lazily: every few dozen messages and
 //     whenever it finds the ring empty. Slots below it are the producer's
 //     again. The producer reads it only when its cached copy says the ring
@@ -122,22 +125,25 @@ package ring
 // cannot mistake one turn for another; every comparison is modular anyway),
 // and tag says what the slot holds for that turn:
 //
-//	tag      state     meaning
-//	0x00     FREE      empty; the producer of this turn may claim it
-//	0x01     FULL      a message of this turn is ready; length and payload valid
-//	0x02     CLOSED    end of stream at this turn (Shutdown)
-//	0x40|l   WRITING   claimed by the producer of lane l, being written
-//	0x80|l   READING   claimed by the consumer of lane l, being read
+//	tag      state      meaning
+//	0x00     FREE       no message; the producer that claims this turn writes it
+//	0x01     FULL       a message of this turn is ready; length and payload valid
+//	0x02     ABANDONED  its producer died writing it: consumers claim and skip it
+//
+// A position is claimed by moving the tail (producers) or head (consumers)
+// word past it with a CAS. Who claimed it is in that word while the claim is
+// the latest, and in the slot's claim word, turn<<8 | kind | lane (kind 0x40
+// writer, 0x80 reader), before the word moves on (see mpmc.go).
 //
 // Transitions (p is the position, c the capacity):
 //
-//	MPMC  FREE(p)     --producer: CAS-->           WRITING(p,l)
-//	      WRITING(p,l) --same producer: store-release--> FULL(p)
-//	      FULL(p)     --consumer: CAS-->           READING(p,l)
-//	      READING(p,l) --same consumer: store-release--> FREE(p+c)
-//	      FREE(p)     --consumer after Shutdown: CAS--> CLOSED(p)
-//	      WRITING(p,l) or READING(p,l), lane l's process dead
-//	                  --any process: CAS-->        FREE(p+c)   (recovery)
+//	MPMC  FREE(p)  --producer that claimed p: store-release--> FULL(p)
+//	      FULL(p) or ABANDONED(p)
+//	               --consumer that claimed p: store-release--> FREE(p+c)
+//	      FREE(p), claimed by a dead producer
+//	               --any process: CAS--> ABANDONED(p)   (recovery)
+//	      FULL(p) or ABANDONED(p), claimed by a dead consumer
+//	               --any process: CAS--> FREE(p+c)      (recovery)
 //
 // Initial state (Format): an SPSC slot holds 0, MPMC slot i holds FREE(i).
 
@@ -187,9 +193,10 @@ const (
 	headerSize     = 4096
 	dataOffset     = headerSize
 	spscSlotHeader = 8  // seq u32, length u32
-	mpmcSlotHeader = 16 // seq u64, length u32, reserved u32
+	mpmcSlotHeader = 24 // seq u64, claim u64, length u32, reserved u32
 	spscLenOffset  = 4
-	mpmcLenOffset  = 8
+	mpmcLenOffset  = 16
+	mpmcRecOffset  = 8
 
 	// Limits keep every product below 2^62 and every slot index in int.
 	maxCapacity = 1 << 30
@@ -205,12 +212,18 @@ const (
 
 // Slot tags (the low byte of a slot's sequence word).
 const (
-	tagFree    = 0x00
-	tagFull    = 0x01
-	tagClosed  = 0x02
-	tagWriting = 0x40 // | lane
-	tagReading = 0x80 // | lane
-	laneMask   = 0x3f
+	tagFree      = 0x00
+	tagFull      = 0x01
+	tagAbandoned = 0x02
+
+	// claim words: turn<<8 | kind | lane
+	recWriter = 0x40
+	recReader = 0x80
+	recKind   = 0xc0
+
+	// MPMC tail and head words: position<<8 | closed | lane
+	idxClosed = 0x80 // tail only
+	idxLane   = 0x3f
 )
 
 // seqWord makes a slot sequence word: the shift drops the top 8 bits of the
@@ -318,8 +331,10 @@ func (l *layout) slot(pos uint64) unsafe.Pointer {
 	return unsafe.Add(l.data, uintptr(pos&l.mask)*l.stride)
 }
 
-// slotSeq is an MPMC slot's sequence word; slotSeq32 an SPSC slot's.
+// slotSeq is an MPMC slot's sequence word, slotRec its claim word;
+// slotSeq32 is an SPSC slot's sequence word.
 func slotSeq(s unsafe.Pointer) *uint64   { return (*uint64)(s) }
+func slotRec(s unsafe.Pointer) *uint64   { return (*uint64)(unsafe.Add(s, mpmcRecOffset)) }
 func slotSeq32(s unsafe.Pointer) *uint32 { return (*uint32)(s) }
 
 // spscFull is the sequence word of an SPSC slot that holds the message of
@@ -451,6 +466,7 @@ func format(mem []byte, cfg Config, creatorPID uint32, createdNs int64) (*layout
 			*slotSeq32(s) = 0
 		} else {
 			*slotSeq(s) = seqWord(i, tagFree)
+			*slotRec(s) = 0
 		}
 		*l.slotLen(s) = 0
 	}

@@ -66,7 +66,7 @@ func TestWordsAligned(t *testing.T) {
 	assert.Equal(t, 16, stride(SPSC, 8))
 	assert.Equal(t, 32, stride(MPMC, 8))
 	assert.Equal(t, 64, stride(MPMC, 40))
-	assert.Equal(t, 16+72, stride(MPMC, 72))
+	assert.Equal(t, 24+72, stride(MPMC, 72))
 	assert.Zero(t, dataOffset%4096, "slots start on a page")
 }
 

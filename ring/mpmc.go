@@ -1,31 +1,41 @@
 package ring
 
-// MPMC protocol: a bounded queue with a sequence word per slot, after
-// Dmitry Vyukov's, changed so that the claim itself records who claimed.
+// MPMC protocol: Dmitry Vyukov's bounded queue (positions claimed with a
+// compare-and-swap on the tail and head words, a sequence word per slot),
+// with the claimer of every position on record, so that a process that dies
+// holding a claim can be recognised and its claim undone.
 //
 // Invariants:
-//   - Positions are claimed in order: a producer claims position q (CAS of
-//     FREE(q) to WRITING(q, lane) in the slot) only when every position
-//     below q has been claimed. It starts from the tail hint, which is only
-//     ever stored as p+1 by the claimer of p, and steps over slots that are
-//     claimed; when a slot already serves a later turn t it jumps to where
-//     the turn proves every position is claimed (see catchUp). Consumers do
-//     the mirror image with FULL(q) -> READING(q, lane) and the head hint.
-//   - So tail and head are hints, not the truth: they may lag behind (a
-//     slow claimer stores an old value late) but never run ahead. The truth
-//     is in the slots.
-//   - Between the claim and the release a slot belongs to the claimer:
-//     only it writes the slot (producer: payload, length, then FULL; consumer:
-//     FREE for the next turn, after copying out).
-//   - Because the lane of the claimer is in the claimed word itself, there
-//     is no moment at which a slot is claimed but its claimer unknown. A
-//     slot that stays WRITING or READING longer than Options.Grace makes an
-//     observer check the lane's process; if it is dead, the observer moves
-//     the slot to FREE of the next turn with a CAS (recovery). A producer
-//     that dies loses the message it was writing; a consumer that dies loses
-//     the message it was reading. Nothing else is lost, nothing stalls.
-//   - One CAS per message on each side, on the slot's own line, which each
-//     side must write anyway; the hints live on lines of their own.
+//   - tail = n<<8 | closed<<7 | l: positions below n have been claimed by
+//     producers, and the claim of n-1 was made by lane l (the index of the
+//     claimer's process record). head = n<<8 | l, the same for consumers.
+//     A claim is the CAS that moves the word from n to n+1; positions are
+//     claimed in order, each once.
+//   - Slot p&mask serves turn p. Its sequence word is FREE(p) until the
+//     producer that claimed p publishes FULL(p) (store-release, after the
+//     payload and length), and FULL(p) until the consumer that claimed p
+//     releases it as FREE(p+capacity) (store-release, after its copy out).
+//     Only the claimer of a position writes its slot between the claim and
+//     the release.
+//   - Every claim is on record, at all times: in the tail (head) word while
+//     it is the latest, and in the slot's claim record before the word moves
+//     on. The claimer stores the record right after its CAS; and whoever
+//     moves the word past a position claimed by another lane first records
+//     that claim (helping, with a CAS that never goes back to an older turn),
+//     so a claimer that dies between its CAS and its record is still known.
+//     One producer and one consumer never help: they write their own records,
+//     with a plain store on the slot's line, which they are about to write
+//     anyway.
+//   - A slot that stays claimed and unfinished longer than Options.Grace
+//     makes an observer look at its claimer; if the claimer's process is
+//     dead, the observer undoes the claim with a CAS on the sequence word:
+//     a writer's FREE(p) becomes ABANDONED(p), which consumers claim and skip;
+//     a reader's FULL(p) becomes FREE(p+capacity). A producer that dies loses
+//     the message it was writing; a consumer that dies, the message it was
+//     reading. Nothing else is lost and nothing stalls.
+//   - Shutdown sets the closed bit in tail with a CAS: a push either claimed
+//     its position before, and is delivered, or fails. Consumers return
+//     io.EOF once every claimed position is consumed.
 
 import (
 	"fmt"
@@ -58,7 +68,7 @@ func (r *Ring) registerLane() (uint64, error) {
 	// publication a system call: sweep them first.
 	r.sweepDead()
 	// A free record first; failing that, one whose owner has died (after
-	// recovering the slots it left claimed).
+	// undoing the claims it left).
 	for pass := 0; pass < 2; pass++ {
 		for i := 0; i < numRecords; i++ {
 			owned, alive := r.recordOwnerAlive(i)
@@ -73,19 +83,6 @@ func (r *Ring) registerLane() (uint64, error) {
 		}
 	}
 	return 0, fmt.Errorf("ring: all %d process records are held by live handles: %w", numRecords, ErrBusy)
-}
-
-// recoverLane frees every slot that lane's dead owner left claimed. It runs
-// while this handle holds the lane's record in the claiming state, so no one
-// else recovers or claims with this lane meanwhile.
-func (r *Ring) recoverLane(lane int) {
-	for i := uint64(0); i < r.capacity; i++ {
-		s := r.slot(i)
-		v := atomic.LoadUint64(slotSeq(s))
-		if tag := v & 0xff; (tag&0xc0 == tagWriting || tag&0xc0 == tagReading) && int(tag&laneMask) == lane {
-			atomic.CompareAndSwapUint64(slotSeq(s), v, seqWord(v>>8+r.capacity, tagFree))
-		}
-	}
 }
 
 // markRole records in this handle's process record that it produces or
@@ -104,138 +101,199 @@ func (r *Ring) markRole(lane uint64, role uint32) {
 	}
 }
 
-// tryRecover is called on a slot that blocks progress while claimed
-// (WRITING or READING). It reports whether it freed the slot. It waits
-// Options.Grace of the same value before looking at the claimer, and never
-// frees a slot whose claimer is alive.
-func (r *Ring) tryRecover(s unsafe.Pointer, v uint64) bool {
-	tag := v & 0xff
-	if k := tag & 0xc0; k != tagWriting && k != tagReading {
+// claimer returns the lane that claimed position p as a writer (or reader,
+// with kind recReader), from the index word if p is its latest claim, else
+// from the slot's claim record; -1 if neither says (the claim is not made,
+// or it is being recorded this very moment).
+func (r *Ring) claimer(p uint64, kind uint64) int {
+	idx := r.tail()
+	if kind == recReader {
+		idx = r.head()
+	}
+	if w := atomic.LoadUint64(idx); w>>8 == p+1 {
+		return int(w & idxLane)
+	}
+	if c := atomic.LoadUint64(slotRec(r.slot(p))); turnDiff(c, p) == 0 && c&recKind == kind {
+		return int(c & idxLane)
+	}
+	return -1
+}
+
+// help records that lane claimed position p (as kind), unless the slot's
+// record already holds p or a later turn: it may run late, long after the
+// slot moved on, and must then leave the record alone.
+func (r *Ring) help(p uint64, kind, lane uint64) {
+	rec := slotRec(r.slot(p))
+	want := seqWord(p, kind|lane)
+	for {
+		old := atomic.LoadUint64(rec)
+		if d := turnDiff(old, p); d > 0 || d == 0 && old&recKind >= kind {
+			return
+		}
+		if atomic.CompareAndSwapUint64(rec, old, want) {
+			return
+		}
+	}
+}
+
+// recoverLane undoes every claim that lane's dead owner left unfinished. It
+// runs while this handle holds the lane's record in the claiming state, so
+// the lane makes no new claim meanwhile.
+func (r *Ring) recoverLane(lane int) {
+	for i := uint64(0); i < r.capacity; i++ {
+		s := r.slot(i)
+		v := atomic.LoadUint64(slotSeq(s))
+		p := v >> 8
+		switch v & 0xff {
+		case tagFree:
+			if int64(atomic.LoadUint64(r.tail())>>8-p) > 0 && r.claimer(p, recWriter) == lane {
+				atomic.CompareAndSwapUint64(slotSeq(s), v, seqWord(p, tagAbandoned))
+			}
+		case tagFull, tagAbandoned:
+			if int64(atomic.LoadUint64(r.head())>>8-p) > 0 && r.claimer(p, recReader) == lane {
+				atomic.CompareAndSwapUint64(slotSeq(s), v, seqWord(p+r.capacity, tagFree))
+			}
+		}
+	}
+}
+
+// stuckPolls is how many times in a row an operation must find the same
+// claim in its way before it looks closer (the clock, the index words, the
+// claimer's process): a claim usually lasts the nanoseconds its claimer
+// takes to finish, and looking closer costs more than waiting.
+const stuckPolls = 256
+
+// stuckFor reports whether this handle has found the claim key in its way
+// stuckPolls times in a row.
+func (r *Ring) stuckFor(key uint64) bool {
+	c := &r.m.stuck
+	if atomic.LoadUint64(&c.key) != key {
+		storeRelease64(&c.key, key)
+		storeRelease64(&c.polls, 0)
+		storeRelease64(&c.since, 0)
 		return false
 	}
-	// A claim is usually seen once or twice, for the nanoseconds its claimer
-	// takes to finish: the clock starts on the second sighting, so the usual
-	// case costs no clock reading.
-	if r.m.stuckV.Load() != v {
-		r.m.stuckV.Store(v)
-		r.m.stuckAt.Store(0)
+	n := atomic.LoadUint64(&c.polls) + 1
+	storeRelease64(&c.polls, n)
+	return n >= stuckPolls
+}
+
+// tryRecover is called on the slot of position p, which has been claimed
+// (as kind) and not finished: it holds v. It reports whether it undid the
+// claim. After stuckFor, it waits Options.Grace of the same word before it
+// looks at the claimer, and never undoes the claim of a live one.
+func (r *Ring) tryRecover(s unsafe.Pointer, v, p, kind uint64) bool {
+	if !r.stuckFor(v ^ kind) {
 		return false
 	}
-	now := monotime()
-	at := r.m.stuckAt.Load()
+	c := &r.m.stuck
+	now := uint64(monotime())
+	at := atomic.LoadUint64(&c.since)
 	if at == 0 {
-		r.m.stuckAt.Store(now)
+		storeRelease64(&c.since, now)
 		return false
 	}
-	if now-at < int64(r.opts.Grace) {
+	if now-at < uint64(r.opts.Grace) {
 		return false
 	}
-	if owned, alive := r.recordOwnerAlive(int(tag & laneMask)); owned && alive {
-		r.m.stuckAt.Store(now) // slow, not dead: look again after another grace period
+	lane := r.claimer(p, kind)
+	if lane < 0 {
+		return false // being recorded right now: look again later
+	}
+	if owned, alive := r.recordOwnerAlive(lane); owned && alive {
+		storeRelease64(&c.since, now) // slow, not dead: look again after another grace period
 		return false
 	}
-	// The claimer is gone: the slot serves the next turn. Its message, if
-	// any, died with it.
-	if atomic.CompareAndSwapUint64(slotSeq(s), v, seqWord(v>>8+r.capacity, tagFree)) {
+	// The claimer is gone, and its message with it.
+	undone := seqWord(p, tagAbandoned) // a writer's: consumers skip it
+	if kind == recReader {
+		undone = seqWord(p+r.capacity, tagFree) // a reader's: the slot serves the next turn
+	}
+	if atomic.CompareAndSwapUint64(slotSeq(s), v, undone) {
 		r.m.recovered.Add(1)
 		return true
 	}
 	return false
 }
 
-// catchUp moves pos forward when slot pos already serves turn t = pos+d
-// (d>0). Turn t in a slot means the consumer of t-capacity has released it,
-// so every position up to t-capacity has been claimed by producers and by
-// consumers. A state of turn t may prove more: for producers, anything but
-// FREE means t itself was claimed; for consumers, READING does. CLOSED is
-// where both stop. The hint may be further still.
-func (r *Ring) catchUp(pos uint64, d int64, v uint64, hint *uint64, consumer bool) uint64 {
-	t := pos + uint64(d)
-	next := t - r.capacity + 1
-	switch tag := v & 0xff; {
-	case tag == tagClosed:
-		next = t
-	case tag&0xc0 == tagReading,
-		!consumer && (tag == tagFull || tag&0xc0 == tagWriting):
-		next = t + 1
-	}
-	if int64(next-pos) <= 0 {
-		next = pos + 1
-	}
-	if h := atomic.LoadUint64(hint); int64(h-next) > 0 {
-		next = h
-	}
-	return next
-}
-
-// raise stores v in hint h unless h is already at or past it.
-func raise(h *uint64, v uint64) {
-	if int64(v-atomic.LoadUint64(h)) > 0 {
-		storeRelease64(h, v)
-	}
-}
-
-// scanLimit bounds the slots one operation may look at. In a sound ring an
-// operation looks at a few; a ring scribbled over could send it round and
-// round.
-func (r *Ring) scanLimit() int { return 2*r.cfg.Capacity + 64 }
-
-func (r *Ring) scanError(op string) error {
-	return fmt.Errorf("ring: %s looked at %d slots without finding its turn: %w", op, r.scanLimit(), ErrCorrupt)
-}
+// spinLimit bounds the times one operation may find the ring in a state it
+// cannot make sense of (an index word that does not move while the slot it
+// names says it should have). A sound ring passes a few times at most;
+// a ring scribbled over could keep it spinning.
+const spinLimit = 1 << 16
 
 func (r *Ring) badTag(pos, v uint64) error {
 	return fmt.Errorf("ring: slot of position %d holds sequence word %#x with unknown tag %#x: %w", pos, v, v&0xff, ErrCorrupt)
 }
 
-// mpmcClaimWrite claims the first free position at or after pos and
-// returns its slot in the WRITING state, owned by the caller until it
-// publishes.
-func (r *Ring) mpmcClaimWrite(lane, pos uint64) (unsafe.Pointer, uint64, error) {
-	for steps := r.scanLimit(); steps > 0; steps-- {
+func (r *Ring) badState(pos, v uint64) error {
+	return fmt.Errorf("ring: slot of position %d holds sequence word %#x, impossible there: %w", pos, v, ErrCorrupt)
+}
+
+func (r *Ring) stuckIndex(which string, w uint64) error {
+	return fmt.Errorf("ring: %s word %#x names a position whose slot was already used: %w", which, w, ErrCorrupt)
+}
+
+// mpmcClaimWrite claims the next position for a producer and returns its
+// slot, owned by the caller until it publishes.
+func (r *Ring) mpmcClaimWrite(lane uint64) (unsafe.Pointer, uint64, error) {
+	for tries := 0; tries < spinLimit; tries++ {
+		t := atomic.LoadUint64(r.tail())
+		if t&idxClosed != 0 {
+			return nil, 0, ErrClosed
+		}
+		pos := t >> 8
 		s := r.slot(pos)
 		v := atomic.LoadUint64(slotSeq(s)) // load-acquire: pairs with the consumer's release
-		d := turnDiff(v, pos)
-		if d > 0 {
-			pos = r.catchUp(pos, d, v, r.tail(), false)
-			continue
-		}
-		tag := v & 0xff
-		if d < 0 {
-			// The slot still serves an earlier turn: full at pos, unless its
-			// claimer died. FREE of an earlier turn means a position below
-			// pos is unclaimed after all: go back and claim it.
-			if tag == tagFree {
-				pos += uint64(d)
-				continue
+		switch d := turnDiff(v, pos); {
+		case d == 0 && v&0xff == tagFree:
+			if prev := t & idxLane; prev != lane && pos != 0 {
+				r.help(pos-1, recWriter, prev)
 			}
-			if r.tryRecover(s, v) {
-				continue
-			}
-			return nil, 0, ErrFull
-		}
-		switch {
-		case tag == tagFree:
-			if atomic.CompareAndSwapUint64(slotSeq(s), v, seqWord(pos, tagWriting|lane)) { // claims position pos
+			if atomic.CompareAndSwapUint64(r.tail(), t, (pos+1)<<8|lane) { // claims pos
+				storeRelease64(slotRec(s), seqWord(pos, recWriter|lane)) // on record, for recovery
 				faultinject.At(faultinject.AfterClaim)
 				return s, pos, nil
 			}
-		case tag == tagClosed:
-			return nil, 0, ErrClosed
-		case tag == tagFull, tag&0xc0 == tagWriting, tag&0xc0 == tagReading:
-			pos++ // claimed by someone else
-		default:
+		case d < 0:
+			// The slot still serves the previous turn: the ring is full,
+			// unless that turn's producer (FREE: still unpublished) or
+			// consumer (claimed, not released) died holding it.
+			q := pos + uint64(d)
+			if q != pos-r.capacity {
+				return nil, 0, r.badState(pos, v)
+			}
+			switch v & 0xff {
+			case tagFree:
+				if r.tryRecover(s, v, q, recWriter) {
+					continue
+				}
+			case tagFull, tagAbandoned:
+				// Claimed by a consumer (head is past q), or not yet: ask
+				// the head word only after many polls, or every full poll
+				// would pull the consumers' hottest line across.
+				if r.stuckFor(v^recReader) && int64(atomic.LoadUint64(r.head())>>8-q) > 0 && r.tryRecover(s, v, q, recReader) {
+					continue
+				}
+			default:
+				return nil, 0, r.badTag(pos, v)
+			}
+			if atomic.LoadUint64(r.tail()) == t {
+				return nil, 0, ErrFull
+			}
+		case d == 0 && v&0xff != tagFull && v&0xff != tagAbandoned:
 			return nil, 0, r.badTag(pos, v)
 		}
+		// Someone else claimed pos, or the slot has moved on: look again.
 	}
-	return nil, 0, r.scanError("push")
+	return nil, 0, r.stuckIndex("tail", atomic.LoadUint64(r.tail()))
 }
 
 // mpmcWrite fills a claimed slot and publishes it.
 func (r *Ring) mpmcWrite(s unsafe.Pointer, pos uint64, msg []byte) {
 	r.writePayload(s, msg)
 	faultinject.At(faultinject.AfterCopy)
-	atomic.StoreUint32(r.slotLen(s), uint32(len(msg))) // MOV on amd64; read with a load-acquire
+	storeRelease32(r.slotLen(s), uint32(len(msg))) // a plain MOV on amd64 (atomic.Store would be a full barrier); the publish below orders it
 	faultinject.At(faultinject.BeforePublish)
 	storeRelease64(slotSeq(s), seqWord(pos, tagFull)) // publishes the message
 }
@@ -249,21 +307,10 @@ func (r *Ring) mpmcTryPush(msg []byte) error {
 		return r.tooLarge(len(msg))
 	}
 	r.markRole(lane, roleProduces)
-	if atomic.LoadUint32(r.closedWord()) != 0 {
-		return ErrClosed
+	s, pos, err := r.mpmcClaimWrite(lane)
+	if err != nil {
+		return err
 	}
-	// The common case first: the slot at the hint is free for its turn.
-	pos := atomic.LoadUint64(r.tail())
-	s := r.slot(pos)
-	if v := atomic.LoadUint64(slotSeq(s)); v != seqWord(pos, tagFree) ||
-		!atomic.CompareAndSwapUint64(slotSeq(s), v, seqWord(pos, tagWriting|lane)) { // claims position pos
-		if s, pos, err = r.mpmcClaimWrite(lane, pos); err != nil {
-			return err
-		}
-	} else {
-		faultinject.At(faultinject.AfterClaim)
-	}
-	raise(r.tail(), pos+1)
 	r.mpmcWrite(s, pos, msg)
 	r.wakeConsumers()
 	return nil
@@ -275,95 +322,105 @@ func (r *Ring) mpmcTryPushBatch(msgs [][]byte) (int, error) {
 		return 0, err
 	}
 	r.markRole(lane, roleProduces)
-	if atomic.LoadUint32(r.closedWord()) != 0 {
-		return 0, ErrClosed
-	}
-	pos := atomic.LoadUint64(r.tail())
 	n := 0
 	for _, msg := range msgs {
 		if len(msg) > r.slotSize {
 			err = r.tooLarge(len(msg))
 			break
 		}
-		s, at, cerr := r.mpmcClaimWrite(lane, pos)
+		s, pos, cerr := r.mpmcClaimWrite(lane)
 		if cerr != nil {
 			err = cerr
 			break
 		}
-		r.mpmcWrite(s, at, msg)
-		pos = at + 1
+		r.mpmcWrite(s, pos, msg)
 		n++
 	}
 	if n > 0 {
-		raise(r.tail(), pos)
 		r.wakeConsumers()
 		return n, err
 	}
 	return 0, err
 }
 
-// mpmcClaimRead claims the first message at or after pos and returns its
-// slot in the READING state with the message length. limit >= 0 is the
-// caller's buffer size: a longer message (or, with exact, one of another
-// length) is left unclaimed and reported.
-func (r *Ring) mpmcClaimRead(lane, pos uint64, limit int, exact bool) (unsafe.Pointer, uint64, int, error) {
-	for steps := r.scanLimit(); steps > 0; steps-- {
+// mpmcClaimRead claims the next message for a consumer and returns its slot
+// with the message length; the slot is the caller's until it releases it.
+// limit >= 0 is the caller's buffer size: a longer message (or, with exact,
+// one of another length) is left unclaimed and reported.
+func (r *Ring) mpmcClaimRead(lane uint64, limit int, exact bool) (unsafe.Pointer, uint64, int, error) {
+	for tries := 0; tries < spinLimit; tries++ {
+		h := atomic.LoadUint64(r.head())
+		pos := h >> 8
 		s := r.slot(pos)
 		v := atomic.LoadUint64(slotSeq(s)) // load-acquire: pairs with the producer's publish
 		d := turnDiff(v, pos)
-		if d > 0 {
-			pos = r.catchUp(pos, d, v, r.head(), true)
-			continue
-		}
 		tag := v & 0xff
-		if d < 0 {
-			// The slot still serves an earlier turn (a consumer is reading
-			// it): nothing was produced at pos yet.
-			if r.tryRecover(s, v) {
+		if d == 0 && (tag == tagFull || tag == tagAbandoned) {
+			n := 0
+			if tag == tagFull {
+				n = int(atomic.LoadUint32(r.slotLen(s)))
+				if atomic.LoadUint64(slotSeq(s)) != v {
+					continue // taken meanwhile: n may be another message's
+				}
+				if n > r.slotSize {
+					return nil, 0, 0, r.badLength(pos, n)
+				}
+				if limit >= 0 && (n > limit || exact && n != limit) {
+					return nil, 0, n, r.sizeMismatch(n, limit, exact)
+				}
+			}
+			if prev := h & idxLane; prev != lane && pos != 0 {
+				r.help(pos-1, recReader, prev)
+			}
+			if !atomic.CompareAndSwapUint64(r.head(), h, (pos+1)<<8|lane) { // claims the message
 				continue
 			}
-			return nil, 0, 0, ErrEmpty
+			storeRelease64(slotRec(s), seqWord(pos, recReader|lane)) // on record, for recovery
+			faultinject.At(faultinject.AfterRead)
+			if tag == tagAbandoned {
+				r.mpmcRelease(s, pos) // its producer died writing it: nothing to read
+				continue
+			}
+			return s, pos, n, nil
 		}
-		switch {
-		case tag == tagFull:
-			n := int(atomic.LoadUint32(r.slotLen(s)))
-			if atomic.LoadUint64(slotSeq(s)) != v {
-				continue // taken meanwhile: n may be another message's
-			}
-			if n > r.slotSize {
-				return nil, 0, 0, r.badLength(pos, n)
-			}
-			if limit >= 0 && (n > limit || exact && n != limit) {
-				return nil, 0, n, r.sizeMismatch(n, limit, exact)
-			}
-			if atomic.CompareAndSwapUint64(slotSeq(s), v, seqWord(pos, tagReading|lane)) { // claims the message
-				faultinject.At(faultinject.AfterRead)
-				return s, pos, n, nil
-			}
-		case tag&0xc0 == tagReading:
-			pos++ // another consumer has it
-		case tag&0xc0 == tagWriting:
-			// Claimed, not yet published. Messages behind it wait: order first.
-			if r.tryRecover(s, v) {
-				continue
-			}
-			return nil, 0, 0, ErrEmpty
-		case tag == tagFree:
-			if atomic.LoadUint32(r.closedWord()) == 0 {
-				return nil, 0, 0, ErrEmpty
-			}
-			// Shut down and drained up to pos: seal the ring here, unless a
-			// producer claims pos first (then its message comes first).
-			if atomic.CompareAndSwapUint64(slotSeq(s), v, seqWord(pos, tagClosed)) {
-				return nil, 0, 0, io.EOF
-			}
-		case tag == tagClosed:
-			return nil, 0, 0, io.EOF
-		default:
+		if d > 0 {
+			continue // the head we read is stale
+		}
+		if tag != tagFree && tag != tagFull && tag != tagAbandoned {
 			return nil, 0, 0, r.badTag(pos, v)
 		}
+		// No message at pos yet. The usual reason: none was sent since.
+		// Decide that from this slot alone, as Vyukov does: reading the tail
+		// word here would pull the producers' hottest line across on every
+		// empty poll. Only a ring shut down, or a slot seen empty before,
+		// needs the tail: was pos claimed, and by whom?
+		q := pos + uint64(d)
+		kind := uint64(recWriter)
+		switch {
+		case d == 0 && tag == tagFree:
+		case q == pos-r.capacity && (tag == tagFull || tag == tagAbandoned):
+			// The consumer of the previous turn has not released the slot
+			// yet (so no producer can have written it): it is reading, or
+			// dead.
+			kind = recReader
+		default:
+			return nil, 0, 0, r.badState(pos, v)
+		}
+		if atomic.LoadUint32(r.closedWord()) != 0 {
+			if t := atomic.LoadUint64(r.tail()); t>>8 == pos && t&idxClosed != 0 {
+				return nil, 0, 0, io.EOF
+			}
+		}
+		if kind == recReader {
+			if r.tryRecover(s, v, q, kind) {
+				continue
+			}
+		} else if r.stuckFor(v^kind) && atomic.LoadUint64(r.tail())>>8 != pos && r.tryRecover(s, v, pos, kind) {
+			continue // claimed by a producer that died writing it
+		}
+		return nil, 0, 0, ErrEmpty
 	}
-	return nil, 0, 0, r.scanError("pop")
+	return nil, 0, 0, r.stuckIndex("head", atomic.LoadUint64(r.head()))
 }
 
 // mpmcRelease hands a slot the caller has read to the producer of its next
@@ -379,21 +436,10 @@ func (r *Ring) mpmcTryPop(buf []byte, exact bool) (int, error) {
 		return 0, err
 	}
 	r.markRole(lane, roleConsumes)
-	// The common case first: a message of the right size at the hint.
-	pos := atomic.LoadUint64(r.head())
-	s := r.slot(pos)
-	v := atomic.LoadUint64(slotSeq(s)) // load-acquire: pairs with the producer's publish
-	n := int(atomic.LoadUint32(r.slotLen(s)))
-	if v != seqWord(pos, tagFull) || n > len(buf) || n > r.slotSize || exact && n != len(buf) ||
-		atomic.LoadUint64(slotSeq(s)) != v || // the length is v's
-		!atomic.CompareAndSwapUint64(slotSeq(s), v, seqWord(pos, tagReading|lane)) { // claims the message
-		if s, pos, n, err = r.mpmcClaimRead(lane, pos, len(buf), exact); err != nil {
-			return n, err
-		}
-	} else {
-		faultinject.At(faultinject.AfterRead)
+	s, pos, n, err := r.mpmcClaimRead(lane, len(buf), exact)
+	if err != nil {
+		return n, err
 	}
-	raise(r.head(), pos+1)
 	r.readPayload(buf, s, n)
 	r.mpmcRelease(s, pos)
 	r.wakeProducers()
@@ -406,31 +452,39 @@ func (r *Ring) mpmcTryPopFunc(max int, fn func(msg []byte)) (int, error) {
 		return 0, err
 	}
 	r.markRole(lane, roleConsumes)
-	pos := atomic.LoadUint64(r.head())
 	n := 0
 	var held unsafe.Pointer // a slot fn is looking at
+	var heldPos uint64
 	defer func() {
 		if held != nil { // fn panicked: do not leave the slot claimed by a live process for ever
-			r.mpmcRelease(held, pos)
+			r.mpmcRelease(held, heldPos)
 		}
 	}()
 	for n < max {
-		s, at, l, cerr := r.mpmcClaimRead(lane, pos, -1, false)
+		s, pos, l, cerr := r.mpmcClaimRead(lane, -1, false)
 		if cerr != nil {
 			err = cerr
 			break
 		}
-		held, pos = s, at
+		held, heldPos = s, pos
 		fn(r.payload(s, l))
-		r.mpmcRelease(s, at)
+		r.mpmcRelease(s, pos)
 		held = nil
-		pos = at + 1
 		n++
 	}
 	if n > 0 {
-		raise(r.head(), pos)
 		r.wakeProducers()
 		return n, nil
 	}
 	return 0, err
+}
+
+// mpmcShutdown sets the closed bit in tail: no claim can follow it.
+func (r *Ring) mpmcShutdown() {
+	for {
+		t := atomic.LoadUint64(r.tail())
+		if t&idxClosed != 0 || atomic.CompareAndSwapUint64(r.tail(), t, t|idxClosed) {
+			return
+		}
+	}
 }

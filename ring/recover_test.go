@@ -60,15 +60,15 @@ func popUntil(r *Ring, buf []byte, tries int) (int, error) {
 func TestRecoverDeadProducer(t *testing.T) {
 	r := testRing(t, MPMC, 8)
 	plant(r, 5, deadPID(t))
-	*slotSeq(r.slot(0)) = seqWord(0, tagWriting|5) // claimed position 0, died
-	*r.tail() = 1
+	*r.tail() = 1<<8 | 5 // lane 5 claimed position 0, and died before publishing it
 	require.NoError(t, r.TryPush([]byte("after")))
+	assert.Equal(t, seqWord(0, recWriter|5), *slotRec(r.slot(0)), "the next claimer put the claim of 0 on record")
 	buf := make([]byte, 16)
 	n, err := popUntil(r, buf, 1000)
 	require.NoError(t, err)
 	assert.Equal(t, "after", string(buf[:n]))
 	assert.Equal(t, uint64(1), r.m.recovered.Load())
-	assert.Equal(t, seqWord(8, tagFree), *slotSeq(r.slot(0)), "free for the next turn")
+	assert.Equal(t, seqWord(8, tagFree), *slotSeq(r.slot(0)), "abandoned, skipped, free for the next turn")
 }
 
 // A consumer that died between claiming a message and releasing its slot
@@ -79,8 +79,7 @@ func TestRecoverDeadConsumer(t *testing.T) {
 		require.NoError(t, r.TryPush([]byte{byte(i)}))
 	}
 	plant(r, 6, deadPID(t))
-	*slotSeq(r.slot(0)) = seqWord(0, tagReading|6) // claimed message 0, died
-	*r.head() = 1
+	*r.head() = 1<<8 | 6 // lane 6 claimed message 0, and died before releasing its slot
 	var err error
 	for i := 0; i < 1000; i++ {
 		if err = r.TryPush([]byte{4}); err != ErrFull {
@@ -101,12 +100,11 @@ func TestRecoverDeadConsumer(t *testing.T) {
 func TestNeverRecoverLiveClaimer(t *testing.T) {
 	r := testRing(t, MPMC, 8)
 	plant(r, 5, os.Getpid())
-	*slotSeq(r.slot(0)) = seqWord(0, tagWriting|5)
-	*r.tail() = 1
+	*r.tail() = 1<<8 | 5 // lane 5 claimed position 0 and is writing it
 	require.NoError(t, r.TryPush([]byte("behind")))
 	_, err := popUntil(r, make([]byte, 16), 1000)
 	assert.ErrorIs(t, err, ErrEmpty)
-	assert.Equal(t, seqWord(0, tagWriting|5), *slotSeq(r.slot(0)))
+	assert.Equal(t, seqWord(0, tagFree), *slotSeq(r.slot(0)))
 	assert.Zero(t, r.m.recovered.Load())
 
 	// A record being filled in (claiming bit) is judged by its pid alone.
@@ -133,12 +131,11 @@ func TestReclaimDeadLane(t *testing.T) {
 	_, err := r.lane()
 	assert.ErrorIs(t, err, ErrBusy)
 	plant(r, 9, dead)
-	*slotSeq(r.slot(0)) = seqWord(0, tagWriting|9)
-	*r.tail() = 1
+	*r.tail() = 1<<8 | 9 // the dead owner's claim of position 0
 	lane, err := r.lane()
 	require.NoError(t, err)
 	assert.Equal(t, uint64(9), lane)
-	assert.Equal(t, seqWord(8, tagFree), *slotSeq(r.slot(0)), "the dead owner's claim was freed first")
+	assert.Equal(t, seqWord(0, tagAbandoned), *slotSeq(r.slot(0)), "the dead owner's claim was undone first")
 	assert.Equal(t, r.owner, atomic.LoadUint64(&r.record(9).owner))
 }
 
@@ -262,8 +259,9 @@ func TestSlotStatesShowStuck(t *testing.T) {
 	r := testRing(t, MPMC, 8)
 	plant(r, 5, deadPID(t))
 	plant(r, 6, os.Getpid())
-	*slotSeq(r.slot(0)) = seqWord(0, tagWriting|5)
-	*slotSeq(r.slot(1)) = seqWord(1, tagWriting|6)
+	*r.tail() = 3<<8 | 6                          // positions 0-2 claimed
+	*slotRec(r.slot(0)) = seqWord(0, recWriter|5) // by a dead writer
+	*slotRec(r.slot(1)) = seqWord(1, recWriter|6) // by a live one
 	*slotSeq(r.slot(2)) = seqWord(2, tagFull)
 	*slotSeq(r.slot(3)) = seqWord(3, 0x33)
 	assert.Equal(t, SlotStates{Free: 4, Full: 1, Writing: 2, Stuck: 1, Corrupt: 1}, r.SlotStates())

@@ -133,12 +133,27 @@ type mpmcState struct {
 	lane      atomic.Int32  // index of this handle's process record; -1 none yet
 	laneMu    sync.Mutex    // serialises registration
 	roles     atomic.Uint32 // roles already marked in the record
-	stuckV    atomic.Uint64 // a claimed slot word seen blocking progress
-	stuckAt   atomic.Int64  // monotonic ns when stuckV was first seen
+	stuck     stuckClaim
 	recovered atomic.Uint64 // slots this handle freed from dead claimers
 
 	missedWakes atomic.Int64 // wake-ups that found nobody asleep, since the last sweep
 	lastSweep   atomic.Int64 // monotonic ns of the last sweepDead
+}
+
+// stuckClaim remembers a claim seen in the way of this handle's operations,
+// to tell one that lasts from the usual ones that last nanoseconds. Every
+// empty or full poll may update it, so it is written with plain stores
+// (storeRelease64: sync/atomic's Store is a full barrier on amd64, and would
+// drain the store buffer on every poll). It is a heuristic, shared by the
+// handle's goroutines: a lost update only delays a recovery.
+type stuckClaim struct {
+	key   uint64 // the slot's sequence word, xor the claim kind
+	polls uint64 // times in a row it was seen
+	since uint64 // monotonic ns when the clock started on it; 0: not yet
+}
+
+func (c *stuckClaim) get() (key, polls, since uint64) {
+	return atomic.LoadUint64(&c.key), atomic.LoadUint64(&c.polls), atomic.LoadUint64(&c.since)
 }
 
 // Size returns the number of bytes a region needs for a ring of cfg.
@@ -328,13 +343,13 @@ func (r *Ring) Config() Config { return r.cfg }
 func (r *Ring) Region() *shm.Region { return r.region }
 
 // Len returns the number of messages queued now: a snapshot, stale as soon
-// as it returns. On an MPMC ring it is computed from the producers' and
-// consumers' hints and may be off by the number of operations in flight.
+// as it returns. On an MPMC ring it counts the positions claimed by
+// producers and not yet by consumers, including those being written.
 func (r *Ring) Len() int {
 	if r.closed || r.fault != nil {
 		return 0
 	}
-	head := atomic.LoadUint64(r.head())
+	head := r.headPos()
 	n := int64(r.tailPos() - head)
 	if n < 0 {
 		return 0
@@ -363,6 +378,9 @@ func (r *Ring) Shutdown() error {
 	}
 	if r.readOnly {
 		return ErrReadOnly
+	}
+	if r.cfg.Kind == MPMC {
+		r.mpmcShutdown() // in the tail word: no claim can follow it
 	}
 	atomic.StoreUint32(r.closedWord(), 1) // every push after this fails; pops see it when the ring runs dry
 	r.wake(r.notEmptySeq())

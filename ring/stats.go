@@ -11,8 +11,8 @@ import (
 type Stats struct {
 	Config
 	Version  int    // layout version of the header
-	Tail     uint64 // producer position (MPMC: the producers' hint)
-	Head     uint64 // consumer position (MPMC: the consumers' hint)
+	Tail     uint64 // producer position: messages claimed by producers
+	Head     uint64 // consumer position: messages claimed by consumers
 	Released uint64 // SPSC: slots below this are the producer's again
 	Len      int    // messages queued (see Ring.Len)
 	Shutdown bool
@@ -38,11 +38,19 @@ type Process struct {
 	Consumes bool
 }
 
+// tailPos and headPos are the producers' and consumers' positions.
 func (r *Ring) tailPos() uint64 {
 	if r.cfg.Kind == SPSC {
 		return r.spscTail()
 	}
-	return atomic.LoadUint64(r.tail())
+	return atomic.LoadUint64(r.tail()) >> 8
+}
+
+func (r *Ring) headPos() uint64 {
+	if r.cfg.Kind == SPSC {
+		return atomic.LoadUint64(r.head())
+	}
+	return atomic.LoadUint64(r.head()) >> 8
 }
 
 // Stats returns a snapshot of the ring's shared state.
@@ -55,7 +63,7 @@ func (r *Ring) Stats() Stats {
 		Config:           r.cfg,
 		Version:          int(atomic.LoadUint32(r.u32(offVersion))),
 		Tail:             r.tailPos(),
-		Head:             atomic.LoadUint64(r.head()),
+		Head:             r.headPos(),
 		Released:         atomic.LoadUint64(r.released()),
 		Len:              r.Len(),
 		Shutdown:         atomic.LoadUint32(r.closedWord()) != 0,
@@ -88,16 +96,17 @@ func (r *Ring) Stats() Stats {
 }
 
 // SlotStates counts the ring's slots by state: an exact picture of an MPMC
-// ring, where Stats has only hints. It reads every slot's sequence word, so
-// it costs a pass over the ring; the slots keep changing while it reads.
+// ring, with the claims in progress and those whose claimer has died. It
+// reads every slot, so it costs a pass over the ring; the slots keep
+// changing while it reads.
 type SlotStates struct {
-	Free    int // empty, waiting for a producer
-	Full    int // a message waiting for a consumer
-	Writing int // MPMC: claimed by a producer, being written
-	Reading int // MPMC: claimed by a consumer, being read
-	Closed  int // MPMC: end-of-stream markers
-	Stuck   int // claimed (Writing or Reading) by a process that has died: recovered when someone needs the slot
-	Corrupt int // words no version of this package writes
+	Free      int // empty, waiting for a producer
+	Full      int // a message waiting for a consumer
+	Writing   int // MPMC: claimed by a producer, being written
+	Reading   int // MPMC: claimed by a consumer, being read
+	Abandoned int // MPMC: its producer died writing it; consumers skip it
+	Stuck     int // claimed (Writing or Reading) by a process that has died: recovered when someone needs the slot
+	Corrupt   int // words no version of this package writes
 }
 
 // SlotStates returns the counts of r's slots by state. On an SPSC ring,
@@ -113,31 +122,44 @@ func (r *Ring) SlotStates() SlotStates {
 		st.Free = r.cfg.Capacity - st.Full
 		return st
 	}
+	tail := atomic.LoadUint64(r.tail()) >> 8
+	head := atomic.LoadUint64(r.head()) >> 8
 	alive := map[int]bool{}
+	claimedBy := func(p, kind uint64) {
+		lane := r.claimer(p, kind)
+		if lane < 0 {
+			return
+		}
+		a, ok := alive[lane]
+		if !ok {
+			owned, live := r.recordOwnerAlive(lane)
+			a = owned && live
+			alive[lane] = a
+		}
+		if !a {
+			st.Stuck++
+		}
+	}
 	for i := uint64(0); i < r.capacity; i++ {
 		v := atomic.LoadUint64(slotSeq(r.slot(i)))
-		switch tag := v & 0xff; {
-		case tag == tagFree:
-			st.Free++
-		case tag == tagFull:
-			st.Full++
-		case tag == tagClosed:
-			st.Closed++
-		case tag&0xc0 == tagWriting || tag&0xc0 == tagReading:
-			if tag&0xc0 == tagWriting {
+		p := v >> 8
+		switch v & 0xff {
+		case tagFree:
+			if int64(tail-p) > 0 {
 				st.Writing++
+				claimedBy(p, recWriter)
 			} else {
+				st.Free++
+			}
+		case tagFull, tagAbandoned:
+			switch {
+			case int64(head-p) > 0:
 				st.Reading++
-			}
-			lane := int(tag & laneMask)
-			a, ok := alive[lane]
-			if !ok {
-				owned, live := r.recordOwnerAlive(lane)
-				a = owned && live
-				alive[lane] = a
-			}
-			if !a {
-				st.Stuck++
+				claimedBy(p, recReader)
+			case v&0xff == tagFull:
+				st.Full++
+			default:
+				st.Abandoned++
 			}
 		default:
 			st.Corrupt++

@@ -99,12 +99,20 @@ func (r *Ring) sleep(ctx context.Context, forRoom bool, try func() bool) (done b
 	}
 	a := r.announce(forRoom) // from here the other side wakes us
 	fenced := remoteFence()
-	sleptSince := monotime()
 	for {
 		w := atomic.LoadUint32(word)
+		k0, n0, _ := r.m.stuck.get()
 		if try() {
 			a.leave()
 			return true, nil
+		}
+		// Did an MPMC claim stand in the way (try counted a sighting)? Its
+		// claimer may be dead, and then nobody will wake us: sleep in short
+		// slices and skip the polls that usually precede a closer look.
+		k1, n1, _ := r.m.stuck.get()
+		claimInWay := r.cfg.Kind == MPMC && (k1 != k0 || n1 != n0)
+		if claimInWay && n1 < stuckPolls {
+			storeRelease64(&r.m.stuck.polls, stuckPolls)
 		}
 		err = ctx.Err()
 		if err == nil {
@@ -124,9 +132,7 @@ func (r *Ring) sleep(ctx context.Context, forRoom bool, try func() bool) (done b
 			return false, err
 		}
 		slice := sleepSlice
-		if r.cfg.Kind == MPMC && r.m.stuckAt.Load() >= sleptSince {
-			// A claimed slot is in the way: wake up to see whether its
-			// claimer died (nobody else will wake us if it did).
+		if claimInWay {
 			slice = r.opts.Grace
 		}
 		if !fenced {

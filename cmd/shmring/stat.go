@@ -79,7 +79,7 @@ type statReport struct {
 	ConsumersWaiting int              `json:"consumers_waiting"`
 	State            string           `json:"state"` // live, stale, unused: see liveness
 	Processes        []processReport  `json:"processes"`
-	Slots            *ring.SlotStates `json:"slots,omitempty"` // MPMC: the exact picture the hints lack
+	Slots            *ring.SlotStates `json:"slots,omitempty"` // MPMC: claims in progress and stuck
 	Rates            *rateReport      `json:"rates,omitempty"` // -watch, from the second sample on
 }
 
@@ -237,7 +237,10 @@ func printStat(w io.Writer, rep *statReport, asJSON, watching bool) error {
 	}
 	fmt.Fprintf(tw, "queued\t%d of %d (%.1f%% full)\n", rep.Queued, rep.Capacity, rep.FillPercent)
 	if sl := rep.Slots; sl != nil {
-		fmt.Fprintf(tw, "slots\t%d free, %d full, %d being written, %d being read, %d closed markers", sl.Free, sl.Full, sl.Writing, sl.Reading, sl.Closed)
+		fmt.Fprintf(tw, "slots\t%d free, %d full, %d being written, %d being read", sl.Free, sl.Full, sl.Writing, sl.Reading)
+		if sl.Abandoned > 0 {
+			fmt.Fprintf(tw, ", %d abandoned by dead producers", sl.Abandoned)
+		}
 		if sl.Stuck > 0 {
 			fmt.Fprintf(tw, "; %d held by dead processes (freed when needed)", sl.Stuck)
 		}
