@@ -48,14 +48,18 @@ func TestWordsAligned(t *testing.T) {
 	assert.Zero(t, unsafe.Offsetof(record{}.pidns)%8)
 	assert.Zero(t, recordSize%8)
 	for _, kind := range []Kind{SPSC, MPMC} {
-		for _, size := range []int{1, 7, 8, 9, 63, 64, 1000, 1 << 20} {
-			st := stride(kind, size)
-			assert.Zero(t, st%8, "stride(%d) = %d", size, st)
-			assert.GreaterOrEqual(t, st, slotHeader(kind)+size)
-			if kind == SPSC || st > 64 {
-				assert.Less(t, st, slotHeader(kind)+size+8)
+		for _, size := range []int{1, 7, 8, 9, 16, 40, 48, 56, 57, 63, 64, 65, 1000, 1024, 1 << 20} {
+			st, pay := slotLayout(kind, size)
+			assert.Zero(t, pay%8, "payload offset %d", pay)
+			assert.GreaterOrEqual(t, pay, slotHeader(kind))
+			assert.GreaterOrEqual(t, st, pay+size, "slot size %d", size)
+			if st <= cacheLine {
+				assert.Zero(t, cacheLine%st, "slot of %d bytes straddles cache lines", st)
+				assert.Equal(t, slotHeader(kind), pay)
 			} else {
-				assert.Zero(t, 64%st, "MPMC slot of %d bytes straddles cache lines", st)
+				assert.Zero(t, st%cacheLine, "stride %d is not whole lines", st)
+				assert.Equal(t, cacheLine, pay, "a split slot's payload starts on its second line")
+				assert.Less(t, st, pay+size+cacheLine)
 			}
 		}
 		assert.Zero(t, lenOffset(kind)%4)
@@ -66,7 +70,9 @@ func TestWordsAligned(t *testing.T) {
 	assert.Equal(t, 16, stride(SPSC, 8))
 	assert.Equal(t, 32, stride(MPMC, 8))
 	assert.Equal(t, 64, stride(MPMC, 40))
-	assert.Equal(t, 24+72, stride(MPMC, 72))
+	assert.Equal(t, 64, stride(SPSC, 56))
+	assert.Equal(t, 128, stride(SPSC, 64))
+	assert.Equal(t, 64+1024, stride(SPSC, 1024))
 	assert.Zero(t, dataOffset%4096, "slots start on a page")
 }
 

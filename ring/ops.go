@@ -12,7 +12,7 @@ import (
 // On an SPSC ring the first push claims the producer role for this handle
 // (ErrBusy if another live process or handle holds it).
 func (r *Ring) TryPush(msg []byte) error {
-	// The SPSC fast path, for small messages, in line: no call (so nothing
+	// The SPSC fast path, in line for small messages: no call (so nothing
 	// saved to the stack: a producer waiting for cache lines is limited by
 	// how many stores it has in flight), no read-modify-write, stores to
 	// shared memory only for the payload and length and the sequence word
@@ -22,12 +22,15 @@ func (r *Ring) TryPush(msg []byte) error {
 	if r.cfg.Kind != SPSC {
 		return r.mpmcTryPush(msg)
 	}
-	if !p.held || n > smallPayload || n > r.slotSize || p.pos-p.head >= r.capacity ||
+	if !p.held || n > r.slotSize || p.pos-p.head >= r.capacity ||
 		faultinject.Armed() || atomic.LoadUint32(r.closedWord()) != 0 {
 		return r.spscPushSlow(msg)
 	}
 	pos := p.pos
 	s := r.slot(pos)
+	if n > smallPayload {
+		return r.spscPushCopy(s, msg) // a call in tail position: nothing to save around it
+	}
 	r.writeSmall(s, msg)
 	*r.slotLen(s) = uint32(n)
 	storeRelease32(slotSeq32(s), spscFull(pos)) // publishes the message to the consumer
@@ -67,7 +70,7 @@ func (r *Ring) pushWait(ctx context.Context, msg []byte) error {
 // message's length, when buf is too small: that message stays in the ring.
 // On an SPSC ring the first pop claims the consumer role for this handle.
 func (r *Ring) TryPop(buf []byte) (int, error) {
-	// The SPSC fast path, for small messages, in line: one load-acquire of
+	// The SPSC fast path, in line for small messages: one load-acquire of
 	// the slot it must read anyway, the copy, one store of head, and no
 	// call but the occasional release. See spsc.go.
 	if r.cfg.Kind != SPSC {
@@ -83,8 +86,11 @@ func (r *Ring) TryPop(buf []byte) (int, error) {
 		return r.spscPopSlow(buf, false)
 	}
 	n := int(*r.slotLen(s)) // after the sequence word: this message's length
-	if n > smallPayload || n > len(buf) || n > r.slotSize {
+	if n > len(buf) || n > r.slotSize {
 		return r.spscPopSlow(buf, false)
+	}
+	if n > smallPayload {
+		return r.spscPopCopy(buf, s, n) // a call in tail position
 	}
 	r.readSmall(buf, s, n)
 	pos++

@@ -121,6 +121,22 @@ func (r *Ring) spscPushSlow(msg []byte) error {
 	return nil
 }
 
+// spscPushCopy is TryPush's fast path for messages too large to copy in
+// line: memmove, then publish.
+func (r *Ring) spscPushCopy(s unsafe.Pointer, msg []byte) error {
+	copy(r.payload(s, len(msg)), msg)
+	*r.slotLen(s) = uint32(len(msg))
+	r.spscPublish(s)
+	return nil
+}
+
+// spscPopCopy is TryPop's fast path for messages too large to copy in
+// line.
+func (r *Ring) spscPopCopy(buf []byte, s unsafe.Pointer, n int) (int, error) {
+	copy(buf, r.payload(s, n))
+	return r.spscConsumed(n)
+}
+
 // spscPublish publishes the message written into slot s, at the producer's
 // position, and wakes consumers if any sleep. TryPush has a copy of it in
 // line.
@@ -128,8 +144,11 @@ func (r *Ring) spscPublish(s unsafe.Pointer) {
 	p := &r.p
 	pos := p.pos
 	storeRelease32(slotSeq32(s), spscFull(pos)) // publishes the message to the consumer
-	p.pos = pos + 1
-	storeRelease64(r.tail(), pos+1) // exact on the slow path
+	pos++
+	p.pos = pos
+	if pos&(r.relEvery-1) == 0 {
+		storeRelease64(r.tail(), pos) // now and then: only Len and a successor read it
+	}
 	r.wakeConsumers()
 }
 

@@ -47,7 +47,7 @@ func TestLs(t *testing.T) {
 	assert.Equal(t, strings.Join([]string{
 		"NAME     KIND  SLOTS  FILE    FILL   SHUTDOWN  STATE",
 		"corrupt  -     -      4.1KiB  -      -         corrupt",
-		fmt.Sprintf("live     mpmc  16x64  5.4KiB  25.0%%  no        live [%d]", live.pid()),
+		fmt.Sprintf("live     mpmc  16x64  6.0KiB  25.0%%  no        live [%d]", live.pid()),
 		"stale    spsc  8x8    4.1KiB  0.0%   no        stale",
 		"unused   spsc  2x1    4.0KiB  0.0%   no        unused",
 		"",
@@ -71,7 +71,7 @@ func TestLs(t *testing.T) {
 	require.Len(t, byName, 4, out)
 	assert.Equal(t, lsEntry{
 		Name: "live", Path: filepath.Join(dir, "live"), Ring: true, Kind: "mpmc", Capacity: 16, SlotSize: 64,
-		FileSize: 4096 + 16*(24+64), Queued: 4, FillPercent: 25, State: "live", PIDs: []int{live.pid()},
+		FileSize: 4096 + 16*(64+64), Queued: 4, FillPercent: 25, State: "live", PIDs: []int{live.pid()},
 	}, byName["live"])
 	assert.Equal(t, "stale", byName["stale"].State)
 	assert.Equal(t, "unused", byName["unused"].State)
@@ -83,7 +83,7 @@ func TestLs(t *testing.T) {
 	live.release(t)
 	status, out, errOut = runCmd("ls", dir)
 	require.Equal(t, 0, status, errOut)
-	assert.Regexp(t, `(?m)^live +mpmc +16x64 +5\.4KiB +25\.0% +no +unused$`, out)
+	assert.Regexp(t, `(?m)^live +mpmc +16x64 +6\.0KiB +25\.0% +no +unused$`, out)
 }
 
 func TestLsEmptyAndMissingDir(t *testing.T) {

@@ -191,7 +191,7 @@ func TestStatErrors(t *testing.T) {
 		{"zero magic", write("zeros", make([]byte, 8192)), `is not ready: its magic word is zero`},
 		{"other version", scribbled("v2", 8, 2), `is not a ring this shmring can read: version 2 is not the supported version 1`},
 		{"bad capacity", scribbled("cap", 16, 1000), `is a corrupt ring: capacity 1000 is not a power of two`},
-		{"truncated", truncated, `is a corrupt ring: total size 77824 exceeds the 8192-byte region \(truncated\?\)`},
+		{"truncated", truncated, `is a corrupt ring: total size 135168 exceeds the 8192-byte region \(truncated\?\)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, args := range [][]string{{"stat", tc.path}, {"stat", "-json", tc.path}} {

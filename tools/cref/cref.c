@@ -93,6 +93,24 @@ static _Atomic uint64_t *slot_seq(char *s) { return (_Atomic uint64_t *)s; }   /
 static _Atomic uint32_t *slot_seq32(char *s) { return (_Atomic uint32_t *)s; } // SPSC
 static uint32_t *slot_len(struct ring *r, char *s) { return (uint32_t *)(s + r->lenoff); }
 
+// spsc_slot_layout is slotLayout of ring/layout.go for SPSC slots: compact
+// (header, then payload, the stride a power of two) when they fit in a cache
+// line; else the header alone in the first line and the payload from the
+// second.
+static void spsc_slot_layout(size_t msg_size, uint64_t *stride, size_t *hdr) {
+	size_t compact = SPSC_SLOT_HEADER + ((msg_size + 7) & ~(size_t)7);
+	if (compact <= 64) {
+		size_t p = 16;
+		while (p < compact)
+			p *= 2;
+		*stride = p;
+		*hdr = SPSC_SLOT_HEADER;
+		return;
+	}
+	*stride = 64 + ((msg_size + 63) & ~(size_t)63);
+	*hdr = 64;
+}
+
 // ring_init lays out a ring of cap slots of msg_size bytes at base.
 static void ring_init(struct ring *r, char *base, uint64_t cap, size_t msg_size, int vyukov) {
 	r->base = base;
@@ -102,6 +120,8 @@ static void ring_init(struct ring *r, char *base, uint64_t cap, size_t msg_size,
 	r->hdr = vyukov ? MPMC_SLOT_HEADER : SPSC_SLOT_HEADER;
 	r->lenoff = vyukov ? 8 : 4;
 	r->stride = r->hdr + ((msg_size + 7) & ~(size_t)7);
+	if (!vyukov)
+		spsc_slot_layout(msg_size, &r->stride, &r->hdr);
 	r->size = DATA_OFFSET + cap * r->stride;
 	for (uint64_t i = 0; i < cap; i++) {
 		if (vyukov)
@@ -112,7 +132,10 @@ static void ring_init(struct ring *r, char *base, uint64_t cap, size_t msg_size,
 }
 
 static size_t ring_bytes(uint64_t cap, size_t msg_size, int vyukov) {
-	return DATA_OFFSET + cap * ((vyukov ? MPMC_SLOT_HEADER : SPSC_SLOT_HEADER) + ((msg_size + 7) & ~(size_t)7));
+	size_t stride = MPMC_SLOT_HEADER + ((msg_size + 7) & ~(size_t)7), hdr;
+	if (!vyukov)
+		spsc_slot_layout(msg_size, &stride, &hdr);
+	return DATA_OFFSET + cap * stride;
 }
 
 // Messages carry their sequence number in their first 8 bytes, and in their
