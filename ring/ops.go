@@ -83,7 +83,10 @@ func (r *Ring) TryPop(buf []byte) (int, error) {
 	pos := c.pos
 	s := r.slot(pos)
 	if atomic.LoadUint32(slotSeq32(s)) != spscFull(pos) { // load-acquire: pairs with the producer's publish
-		return r.spscPopSlow(buf, false)
+		if c.released != pos || atomic.LoadUint32(r.closedWord()) != 0 {
+			return r.spscPopSlow(buf, false) // slots to give back first, or the end of the stream
+		}
+		return 0, ErrEmpty // a waiting consumer polls here: keep it cheap
 	}
 	n := int(*r.slotLen(s)) // after the sequence word: this message's length
 	if n > len(buf) || n > r.slotSize {
