@@ -12,8 +12,11 @@
 // pipeline stage that feeds another.
 //
 // An MPMC ring takes any number of producers and consumers, in any
-// processes, and costs one compare-and-swap per message on each side. Use it
-// for a pool of workers, or fan-in from several processes.
+// processes, and costs one compare-and-swap per message on each side, on the
+// producers' (consumers') own index word, as in Dmitry Vyukov's bounded
+// queue; the claimer of every position stays on record, so that the claim of
+// a process that dies can be undone. Use it for a pool of workers, or fan-in
+// from several processes.
 //
 // # Process model
 //
@@ -61,9 +64,10 @@
 // A ring outlives its processes. A producer or consumer killed at any
 // instruction loses at most the message it was handling: an SPSC successor
 // takes the role over from the dead process and continues where the ring
-// stands; on an MPMC ring, a slot left claimed by a dead process is freed by
-// whoever finds it in the way (see Options.Grace), and the record the dead
-// process held is reused. An SPSC consumer killed inside PopFunc has not
+// stands; on an MPMC ring, a position left claimed by a dead process is
+// undone by whoever finds it in the way (see Options.Grace): a message being
+// written is abandoned and skipped, a slot being read is released; and the
+// record the dead process held is reused. An SPSC consumer killed inside PopFunc has not
 // released the batch fn was shown: its successor gets those messages again.
 // A process killed while asleep in Push or Pop leaves itself counted as a
 // waiter; the count is taken back when its record is taken over (and, on an
