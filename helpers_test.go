@@ -36,7 +36,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +43,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shmring/shmring/internal/childtest"
 )
 
 // helperEnv names the helper a re-executed test binary runs.
@@ -60,23 +61,15 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	if name := os.Getenv(helperEnv); name != "" {
-		os.Exit(runHelper(name))
+	run := make(map[string]func() int, len(helpers))
+	for name, h := range helpers {
+		run[name] = func() int { return runHelper(name, h) }
 	}
-	os.Exit(m.Run())
+	childtest.Main(m, helperEnv, run)
 }
 
-func runHelper(name string) int {
-	h, ok := helpers[name]
-	if !ok {
-		known := make([]string, 0, len(helpers))
-		for k := range helpers {
-			known = append(known, k)
-		}
-		sort.Strings(known)
-		fmt.Fprintf(os.Stderr, "%s=%q: no such helper (have %v)\n", helperEnv, name, known)
-		return exitUsage
-	}
+// runHelper runs helper h with the key=value arguments of this process.
+func runHelper(name string, h func(args) int) int {
 	a := args{}
 	for _, kv := range helperArgs(os.Args) {
 		k, v, ok := strings.Cut(kv, "=")
@@ -218,10 +211,7 @@ func newChild(ctx context.Context, t testing.TB, name string, args ...string) *c
 	}
 	argv := append([]string{"-test.run=^$", "--"}, args...)
 	cmd := exec.CommandContext(ctx, os.Args[0], argv...)
-	// Under the race detector a process waits a second at exit for reports
-	// from other threads; a helper has none to wait for.
-	race := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
-	cmd.Env = append(os.Environ(), helperEnv+"="+name, "GORACE="+race)
+	cmd.Env = append(os.Environ(), helperEnv+"="+name, "GORACE="+childtest.NoRaceExitDelay())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = 10 * time.Second // a grandchild holding stdout must not hang Wait
 	c := &child{t: t, ctx: ctx, name: name, cmd: cmd, done: make(chan struct{})}
