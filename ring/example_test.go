@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 
 	"github.com/shmring/shmring/ring"
 	"github.com/shmring/shmring/shm"
@@ -192,4 +193,116 @@ func ExampleAnonymous() {
 	// In the child: jobs, err := ring.Inherit("jobs")
 
 	// Output: SHMRING_FD_jobs=3
+}
+
+// TryPush and TryPop never wait: a full ring says ErrFull, an empty one
+// ErrEmpty, and a buffer too short says how long the message is, leaving
+// it in the ring.
+func ExampleRing_TryPush() {
+	r, err := ring.Anonymous(ring.Config{Kind: ring.SPSC, Capacity: 2, SlotSize: 16})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	fmt.Println(r.TryPush([]byte("first")), r.TryPush([]byte("second")))
+	fmt.Println(r.TryPush([]byte("third")))
+	n, err := r.TryPop(make([]byte, 2))
+	fmt.Println(n, err)
+	buf := make([]byte, 16)
+	n, _ = r.TryPop(buf)
+	fmt.Println(string(buf[:n]), r.Len())
+	// Output:
+	// <nil> <nil>
+	// ring: ring is full
+	// 5 short buffer
+	// first 1
+}
+
+// Pop waits for a message until its context ends.
+func ExampleRing_Pop() {
+	r, err := ring.Anonymous(ring.Config{Kind: ring.MPMC, Capacity: 8, SlotSize: 16})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	go r.Push(context.Background(), []byte("later"))
+	buf := make([]byte, 16)
+	n, err := r.Pop(context.Background(), buf)
+	fmt.Println(string(buf[:n]), err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	_, err = r.Pop(ctx, buf) // nothing more comes
+	fmt.Println(err)
+	// Output:
+	// later <nil>
+	// context deadline exceeded
+}
+
+// Size says how much memory a configuration needs, before making anything.
+func ExampleSize() {
+	for _, cfg := range []ring.Config{
+		{Kind: ring.SPSC, Capacity: 1024, SlotSize: 8},
+		{Kind: ring.SPSC, Capacity: 1024, SlotSize: 1000},
+		{Kind: ring.MPMC, Capacity: 1 << 16, SlotSize: 64},
+	} {
+		n, err := ring.Size(cfg)
+		fmt.Println(n, err)
+	}
+	_, err := ring.Size(ring.Config{Kind: ring.MPMC, Capacity: 1000, SlotSize: 64})
+	fmt.Println(err)
+	// Output:
+	// 20480 <nil>
+	// 1118208 <nil>
+	// 8392704 <nil>
+	// ring: capacity 1000 is not a power of two: ring: invalid configuration
+}
+
+// OpenReadOnly is for inspectors: it maps the file read-only and the handle
+// refuses to push or pop.
+func ExampleOpenReadOnly() {
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("example-ro-%d", os.Getpid()))
+	r, err := ring.Create(path, ring.Config{Kind: ring.MPMC, Capacity: 8, SlotSize: 8})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer shm.Remove(path)
+	defer r.Close()
+	r.TryPush([]byte("a"))
+
+	ro, err := ring.OpenReadOnly(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ro.Close()
+	fmt.Printf("%+v\n", ro.SlotStates())
+	fmt.Println(ro.TryPush([]byte("b")))
+	// Output:
+	// {Free:7 Full:1 Writing:0 Reading:0 Abandoned:0 Stuck:0 Corrupt:0}
+	// ring: handle is read-only
+}
+
+// SetOptions changes how this process waits: WaitSpin never sleeps (the
+// lowest latency, a core per waiter), WaitForPeer outlives a dead SPSC peer.
+func ExampleRing_SetOptions() {
+	r, err := ring.Anonymous(ring.Config{Kind: ring.SPSC, Capacity: 64, SlotSize: 64})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	r.SetOptions(ring.Options{Wait: ring.WaitSpin, WaitForPeer: true})
+	fmt.Printf("%+v\n", r.Options())
+	// Output: {Wait:1 WaitForPeer:true Grace:20ms}
+}
+
+// TryPushBatch writes as many messages as fit and publishes them together.
+func ExampleRing_TryPushBatch() {
+	r, err := ring.Anonymous(ring.Config{Kind: ring.SPSC, Capacity: 4, SlotSize: 4})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	n, err := r.TryPushBatch([][]byte{[]byte("ab"), []byte("toolong"), []byte("cd")})
+	fmt.Println(n, err)
+	// Output: 1 ring: message of 7 bytes, slot size 4: ring: message larger than the slot size
 }
