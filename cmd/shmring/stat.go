@@ -33,8 +33,9 @@ asleep waiting for room or for messages.
 
 Stat maps the file read-only and only loads words from it: it never changes
 the ring, and it may watch a ring that other processes use at full speed.
-On an MPMC ring the positions are the producers' and consumers' hints: they
-may lag behind the truth by the operations in flight.
+On an MPMC ring the positions count the claims of producers and consumers;
+the slots line shows the claims still in progress and those of dead
+processes, which the next process in their way recovers.
 
 A process holds a record only once it has pushed or popped: one that has just
 opened the ring is not listed. Alive means the process with that pid and start
@@ -218,10 +219,6 @@ func printStat(w io.Writer, rep *statReport, asJSON, watching bool) error {
 	}
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	hint := ""
-	if rep.Kind == ring.MPMC.String() {
-		hint = ", a hint"
-	}
 	yesNo := map[bool]string{false: "no", true: "yes"}
 	fmt.Fprintf(tw, "ring\t%s\n", rep.Path)
 	fmt.Fprintf(tw, "kind\t%s\n", rep.Kind)
@@ -229,11 +226,11 @@ func printStat(w io.Writer, rep *statReport, asJSON, watching bool) error {
 	fmt.Fprintf(tw, "capacity\t%d slots x %d bytes\n", rep.Capacity, rep.SlotSize)
 	fmt.Fprintf(tw, "size\t%d bytes (file %d bytes)\n", rep.Size, rep.FileSize)
 	fmt.Fprintf(tw, "creator\tpid %d, %s\n", rep.CreatorPID, rep.Created.Format(time.RFC3339))
-	fmt.Fprintf(tw, "tail\t%d (producer position%s)\n", rep.Tail, hint)
+	fmt.Fprintf(tw, "tail\t%d (producer position)\n", rep.Tail)
 	if rep.Released != nil {
 		fmt.Fprintf(tw, "head\t%d (consumer position; released to the producer: %d)\n", rep.Head, *rep.Released)
 	} else {
-		fmt.Fprintf(tw, "head\t%d (consumer position%s)\n", rep.Head, hint)
+		fmt.Fprintf(tw, "head\t%d (consumer position)\n", rep.Head)
 	}
 	fmt.Fprintf(tw, "queued\t%d of %d (%.1f%% full)\n", rep.Queued, rep.Capacity, rep.FillPercent)
 	if sl := rep.Slots; sl != nil {
@@ -284,8 +281,8 @@ func printStat(w io.Writer, rep *statReport, asJSON, watching bool) error {
 }
 
 // rateMeter turns successive samples of the producer and consumer positions
-// into rates. On an MPMC ring the positions are hints that a slow claimer
-// may store late, moving them back a little: the meter keeps the highest
+// into rates. Positions only grow, but a ring scribbled on (or re-created
+// under the same name) may show one going back: the meter keeps the highest
 // position seen, so a step back counts as no progress, not as a negative
 // rate or a wrap-around of 2^64.
 type rateMeter struct {
