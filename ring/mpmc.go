@@ -75,7 +75,7 @@ func (r *Ring) registerLane() (uint64, error) {
 			if pass == 0 && owned || pass == 1 && (!owned || alive) {
 				continue
 			}
-			if _, err := r.claimRecord(i, 0, r.recoverLane); err != nil {
+			if err := r.claimRecord(i, 0, r.recoverLane); err != nil {
 				continue // taken meanwhile
 			}
 			r.m.lane.Store(int32(i))

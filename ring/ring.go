@@ -515,7 +515,7 @@ func (r *Ring) sweepDead() {
 		if owned, alive := r.recordOwnerAlive(i); !owned || alive {
 			continue
 		}
-		if _, err := r.claimRecord(i, 0, r.recoverLane); err == nil {
+		if err := r.claimRecord(i, 0, r.recoverLane); err == nil {
 			r.releaseRecord(i)
 		}
 	}
@@ -526,22 +526,16 @@ func (r *Ring) sweepDead() {
 const claimingBit = 1 << 31
 
 // claimRecord makes this handle the owner of process record i. A free
-// record is taken; a record whose owner has died is taken over (dead is
-// true); a record held by a live process gives ErrBusy. recoverLane, when
-// not nil, runs on a dead owner's record before it becomes ours.
-func (r *Ring) claimRecord(i int, role uint32, recoverLane func(lane int)) (dead bool, err error) {
+// record is taken; a record whose owner has died is taken over; a record
+// held by a live process gives ErrBusy. recoverLane, when not nil, runs on
+// a dead owner's record before it becomes ours.
+func (r *Ring) claimRecord(i int, role uint32, recoverLane func(lane int)) error {
 	rec := r.record(i)
 	me := self()
 	for {
-		cur := atomic.LoadUint64(&rec.owner)
-		if cur != 0 {
-			start, ns := atomic.LoadUint64(&rec.start), atomic.LoadUint64(&rec.pidns)
-			if cur&claimingBit != 0 {
-				start = 0 // not filled in yet: judge by the pid alone
-			}
-			if recordAlive(cur, start, ns) {
-				return false, fmt.Errorf("%w (pid %d)", ErrBusy, ownerPID(cur))
-			}
+		cur, alive := ownerOf(rec)
+		if alive {
+			return fmt.Errorf("%w (pid %d)", ErrBusy, ownerPID(cur))
 		}
 		// claimingBit: the start time below is not ours yet.
 		if !atomic.CompareAndSwapUint64(&rec.owner, cur, r.owner|claimingBit) {
@@ -557,8 +551,23 @@ func (r *Ring) claimRecord(i int, role uint32, recoverLane func(lane int)) (dead
 		atomic.StoreUint64(&rec.pidns, me.pidns)
 		atomic.StoreUint32(&rec.roles, role)
 		atomic.StoreUint64(&rec.owner, r.owner) // the record is complete
-		return cur != 0, nil
+		return nil
 	}
+}
+
+// ownerOf returns the owner word of rec (0: free) and whether that owner's
+// process is alive. A record being filled in (claimingBit) has no start
+// time of its owner yet: it is judged by the pid alone.
+func ownerOf(rec *record) (owner uint64, alive bool) {
+	owner = atomic.LoadUint64(&rec.owner)
+	if owner == 0 {
+		return 0, false
+	}
+	start, ns := atomic.LoadUint64(&rec.start), atomic.LoadUint64(&rec.pidns)
+	if owner&claimingBit != 0 {
+		start = 0
+	}
+	return owner, recordAlive(owner, start, ns)
 }
 
 // takeSleepers takes back from the waiter words the waiters that the dead
@@ -582,16 +591,8 @@ func (r *Ring) releaseRecord(i int) {
 // recordOwnerAlive reports whether record i has an owner, and whether that
 // owner's process is alive.
 func (r *Ring) recordOwnerAlive(i int) (owned, alive bool) {
-	rec := r.record(i)
-	cur := atomic.LoadUint64(&rec.owner)
-	if cur == 0 {
-		return false, false
-	}
-	start, ns := atomic.LoadUint64(&rec.start), atomic.LoadUint64(&rec.pidns)
-	if cur&claimingBit != 0 {
-		start = 0
-	}
-	return true, recordAlive(cur, start, ns)
+	owner, alive := ownerOf(r.record(i))
+	return owner != 0, alive
 }
 
 var monoStart = time.Now()

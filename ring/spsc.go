@@ -39,7 +39,7 @@ func (r *Ring) claimProducer() error {
 	if err := r.usable(); err != nil {
 		return err
 	}
-	if _, err := r.claimRecord(recProducer, roleProduces, nil); err != nil {
+	if err := r.claimRecord(recProducer, roleProduces, nil); err != nil {
 		return fmt.Errorf("ring: producer role: %w", err)
 	}
 	// Continue where the ring stands: after the last published message, which
@@ -64,7 +64,7 @@ func (r *Ring) claimConsumer() error {
 	if err := r.usable(); err != nil {
 		return err
 	}
-	if _, err := r.claimRecord(recConsumer, roleConsumes, nil); err != nil {
+	if err := r.claimRecord(recConsumer, roleConsumes, nil); err != nil {
 		return fmt.Errorf("ring: consumer role: %w", err)
 	}
 	pos := atomic.LoadUint64(r.head())

@@ -203,9 +203,8 @@ func (r *Ring) checkPeer(peer int, try func() bool) (done bool, err error) {
 		return false, nil
 	}
 	rec := r.record(peer)
-	owner := atomic.LoadUint64(&rec.owner)
-	owned, alive := r.recordOwnerAlive(peer)
-	if !owned || alive {
+	owner, alive := ownerOf(rec)
+	if owner == 0 || alive {
 		return false, nil
 	}
 	// The dead process cannot publish any more: one last look decides.
