@@ -1,13 +1,14 @@
 package main
 
-// The C reference (tools/cref/cref.c): built with the system's cc once per
-// bench run, run once per measurement, its output parsed into the same rows
-// as the Go figures.
+// The C references (tools/cref/cref.c): built with the system's cc once per
+// bench run, run once per measurement and once per probe, their output
+// parsed into the same rows as the Go figures.
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +34,7 @@ type crefInfo struct {
 func buildCref() *crefInfo {
 	cc, err := exec.LookPath("cc")
 	if err != nil {
-		return &crefInfo{Reason: "no C compiler (cc) in PATH: the C reference rows and the targets that need them are left out"}
+		return &crefInfo{Reason: "no C compiler (cc) in PATH: the C reference rows, the probes and the targets that need them are left out"}
 	}
 	dir, err := os.MkdirTemp("", "shmring-cref-")
 	if err != nil {
@@ -72,9 +73,32 @@ func (c *crefInfo) cleanup() {
 	}
 }
 
-// crefCell runs one mode of the C reference: throughput (spsc, spsc-batch,
-// vyukov) or round trips (rtt). Each run is one cref process, which forks
-// its peer.
+// The probe that begins every round: the C index ring moving this many
+// 8-byte messages through a ring of this many slots, whatever the flags say,
+// so that probes compare across runs of bench. About 2 to 12 ms on the
+// 2-core KVM guest this was written on: short enough for every round, long
+// enough to outlast a scheduler tick.
+const (
+	probeMessages = 1_000_000
+	probeCapacity = 4096
+	probeSize     = 8
+)
+
+// probe runs the C index ring once and returns its nanoseconds per message.
+func (c *crefInfo) probe(cfg *benchConfig) (float64, error) {
+	pc := *cfg
+	pc.capacity = probeCapacity
+	cell := &crefCell{row: &rowSpec{Key: "probe", mode: "index"}, size: probeSize, cfg: &pc, bin: c.path}
+	r, err := cell.run(probeMessages)
+	if err != nil {
+		return math.NaN(), err
+	}
+	return float64(r.Ns) / float64(r.N), nil
+}
+
+// crefCell runs one mode of the C reference: throughput (index,
+// index-batch, vyukov, v1) or round trips (rtt). Each run is one cref
+// process, which forks its peer.
 type crefCell struct {
 	row  *rowSpec
 	size int

@@ -2,20 +2,28 @@ package main
 
 // shmring bench: throughput and latency of the rings between real
 // processes, side by side with what programs use today (sockets, pipes, Go
-// channels), with memory copy bandwidth and a C reference for scale.
+// channels), with memory copy bandwidth and C references: the index ring
+// (the best-known cross-process SPSC queue), Vyukov's MPMC queue.
 //
-// How it stays trustworthy on a small, shared machine:
+// How it stays trustworthy on a small, shared machine whose speed changes
+// from minute to minute:
 //   - every transport runs in its own processes, started once per message
 //     size and kept between runs; every figure is the median of several runs
 //     with the spread of those runs;
-//   - runs are interleaved: round 1 runs every transport once, then round 2,
-//     and so on (each round starting one transport further along), so a
-//     disturbance hits all transports of a round alike, and the ratios that
-//     matter are taken run by run within a round;
+//   - runs are interleaved in rounds: round 1 runs every transport of a
+//     group once, back to back, then round 2, and so on (runOrder keeps the
+//     compared rows next to each other; odd rounds run it backwards), so a
+//     disturbance hits all transports of a round alike; every ratio is
+//     taken within a round, and a target is the median of the per-round
+//     ratios, printed with their spread;
+//   - each round starts with a probe, the C index ring moving a fixed
+//     number of messages, printed per round: a reader sees which rounds
+//     fell in a fast minute and which in a slow one;
 //   - consumers check every message (sequence numbers, whole), the parent
 //     checks counts: a broken transport fails instead of reporting a speed;
 //   - each run is sized for about -duration after a calibration run, which
-//     also warms pages and caches up.
+//     also warms pages and caches up; -quick makes fewer and shorter
+//     rounds, never fewer rows.
 
 import (
 	"encoding/json"
@@ -25,6 +33,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,30 +46,36 @@ var benchSpec = &cmdSpec[benchFlags]{
 	synop: "shmring bench [flags]",
 	about: `
 Measure shmring between real processes on this machine, side by side with
-unix sockets, pipes and Go channels, and print one table.
+unix sockets, pipes, Go channels and C references, and print one table.
 
 Throughput in messages/s and MB/s for 8, 64, 1024 and 16384-byte messages:
 SPSC (Push/Pop with the consumer blocking or spinning, and batches), MPMC
 (one producer and one consumer, two and two), unix stream socket and pipe
 (a write per message, and bufio of 64 KiB on both ends), a buffered Go
-channel inside one process, memory copy bandwidth, and a C reference of the
-same algorithms (tools/cref, built with cc when there is one). Round trip
-latency of 8-byte ping-pong (median, p99, p99.9); the CPU an idle consumer
-blocked in Pop uses; and a block of targets: the ratios shmring aims for.
+channel inside one process, memory copy bandwidth, and C references
+(tools/cref, built with cc when there is one): the index ring, the
+best-known cross-process SPSC queue, publishing per message and per batch;
+Vyukov's MPMC queue; shmring v1's SPSC protocol. Round trip latency of
+8-byte ping-pong (median, p99, p99.9); the CPU an idle consumer blocked in
+Pop uses; and the targets: the ratios shmring aims for.
 
-Producers run on the first CPU of -cpus, consumers on the second. Each
-figure is the median of -runs runs, with the spread (min-max) of the runs,
-measured in interleaved rounds. A run takes about -duration. The progress
-goes to stderr; -json prints machine-readable results on stdout instead of
-the table.`,
+This machine's speed changes from minute to minute, so every comparison is
+made within rounds: each round runs every row of a message size once, back
+to back, and starts with a probe (the C index ring moving 1,000,000 8-byte
+messages) that shows how fast the machine was then. Each figure is the
+median of -runs rounds, with the spread (min-max); each ratio is the median
+of the per-round ratios, with their spread. Producers run on the first CPU
+of -cpus, consumers on the second. A run takes about -duration. The
+progress goes to stderr; -json prints machine-readable results on stdout
+instead of the table.`,
 	flags: func(fs *flag.FlagSet) *benchFlags {
 		f := &benchFlags{}
-		fs.BoolVar(&f.quick, "quick", false, "a short run: 3 runs of about 50ms each, fewer round trips, 1s idle")
+		fs.BoolVar(&f.quick, "quick", false, "a short run: 3 rounds of runs of about 50ms, fewer round trips per run, 1s idle; every row still runs")
 		fs.BoolVar(&f.json, "json", false, "print the results as JSON on stdout")
 		fs.StringVar(&f.cpus, "cpus", "", "CPUs for producer and consumer processes, e.g. 2,3 or \"none\" (default: the first two this process may use; none if it may use one)")
 		fs.IntVar(&f.n, "n", 0, "messages per throughput run and round trips per latency run (default: sized by -duration)")
 		fs.DurationVar(&f.duration, "duration", 0, "target length of one run (default 200ms, 50ms with -quick)")
-		fs.IntVar(&f.runs, "runs", 0, "runs per figure (default 5, 3 with -quick)")
+		fs.IntVar(&f.runs, "runs", 0, "runs per figure: `N` rounds, each running every row once (default 5, 3 with -quick)")
 		fs.StringVar(&f.sizes, "sizes", "8,64,1024,16384", "message sizes in bytes, at least 8")
 		fs.DurationVar(&f.idle, "idle", 0, "how long the idle consumer is watched (default 2s, 1s with -quick)")
 		fs.IntVar(&f.capacity, "capacity", 4096, "ring capacity in slots (and Go channel buffer)")
@@ -114,6 +129,7 @@ type rowSpec struct {
 	args                 []string // more child flags
 	sizes                []int    // nil: every size
 	gap                  time.Duration
+	ref                  string // key of the C row of the same size it is compared with
 }
 
 const (
@@ -126,10 +142,10 @@ const (
 func throughputRows(cfg *benchConfig) []*rowSpec {
 	batch := strconv.Itoa(cfg.batch)
 	return []*rowSpec{
-		{Key: "spsc", Label: "shmring SPSC Push/Pop", group: groupShm, mode: "ring", kind: ring.SPSC, producers: 1, consumers: 1},
-		{Key: "spsc-spin", Label: "shmring SPSC Push/Pop, consumer spins", group: groupShm, mode: "ring", kind: ring.SPSC, producers: 1, consumers: 1, args: []string{"-wait", "spin"}},
-		{Key: "spsc-batch", Label: "shmring SPSC PushBatch/PopFunc " + batch, group: groupShm, mode: "ring", kind: ring.SPSC, producers: 1, consumers: 1, args: []string{"-batch", batch}},
-		{Key: "mpmc", Label: "shmring MPMC Push/Pop, 1P 1C", group: groupShm, mode: "ring", kind: ring.MPMC, producers: 1, consumers: 1},
+		{Key: "spsc", Label: "shmring SPSC Push/Pop", group: groupShm, mode: "ring", kind: ring.SPSC, producers: 1, consumers: 1, ref: "c-index"},
+		{Key: "spsc-spin", Label: "shmring SPSC Push/Pop, consumer spins", group: groupShm, mode: "ring", kind: ring.SPSC, producers: 1, consumers: 1, args: []string{"-wait", "spin"}, ref: "c-index"},
+		{Key: "spsc-batch", Label: "shmring SPSC PushBatch/PopFunc " + batch, group: groupShm, mode: "ring", kind: ring.SPSC, producers: 1, consumers: 1, args: []string{"-batch", batch}, ref: "c-index-batch"},
+		{Key: "mpmc", Label: "shmring MPMC Push/Pop, 1P 1C", group: groupShm, mode: "ring", kind: ring.MPMC, producers: 1, consumers: 1, ref: "c-vyukov"},
 		{Key: "mpmc-2p2c", Label: "shmring MPMC Push/Pop, 2P 2C", group: groupShm, mode: "ring", kind: ring.MPMC, producers: 2, consumers: 2},
 		{Key: "unix", Label: "unix socket, a write per message", Short: "unix", group: groupIPC, mode: "unix", producers: 1, consumers: 1},
 		{Key: "unix-bufio", Label: "unix socket, bufio 64 KiB", Short: "unix+bufio", group: groupIPC, mode: "unix", producers: 1, consumers: 1, args: []string{"-bufio"}},
@@ -137,9 +153,10 @@ func throughputRows(cfg *benchConfig) []*rowSpec {
 		{Key: "pipe-bufio", Label: "pipe, bufio 64 KiB", Short: "pipe+bufio", group: groupIPC, mode: "pipe", producers: 1, consumers: 1, args: []string{"-bufio"}},
 		{Key: "chan", Label: "Go channel, one process", group: groupLocal, mode: "chan"},
 		{Key: "memcpy", Label: "memcpy, one core", group: groupLocal, mode: "memcpy"},
-		{Key: "c-spsc", Label: "C: SPSC same algorithm", group: groupC, mode: "spsc", sizes: []int{8, 1024}},
-		{Key: "c-spsc-batch", Label: "C: SPSC same algorithm, batch " + batch, group: groupC, mode: "spsc-batch", sizes: []int{8, 1024}},
-		{Key: "c-vyukov", Label: "C: Vyukov MPMC, 1P 1C", group: groupC, mode: "vyukov", sizes: []int{8}},
+		{Key: "c-index", Label: "C index ring, release store per message", Short: "C index", group: groupC, mode: "index"},
+		{Key: "c-index-batch", Label: "C index ring, release store per " + batch, Short: "C index/" + batch, group: groupC, mode: "index-batch"},
+		{Key: "c-vyukov", Label: "C Vyukov MPMC, 1P 1C", Short: "C Vyukov", group: groupC, mode: "vyukov", sizes: []int{8, 64}},
+		{Key: "c-v1", Label: "shmring v1 protocol in C, per message", group: groupC, mode: "v1", sizes: []int{8, 64}},
 	}
 }
 
@@ -150,8 +167,18 @@ func latencyRows(cfg *benchConfig) []*rowSpec {
 		{Key: "rtt-block", Label: "shmring, blocking (spin, then futex)", group: groupShm, mode: "ring-rtt"},
 		{Key: "rtt-block-gap", Label: "shmring, blocking, " + gap + " between pings", group: groupShm, mode: "ring-rtt", args: []string{"-gap", gap}, gap: cfg.gap},
 		{Key: "rtt-unix", Label: "unix socket", group: groupIPC, mode: "unix-rtt"},
-		{Key: "c-rtt", Label: "C: SPSC rings, spinning", group: groupC, mode: "rtt"},
+		{Key: "c-rtt", Label: "C index rings, spinning", group: groupC, mode: "rtt"},
 	}
+}
+
+// runOrder is the order in which a round runs the rows of a group: the
+// rows a target compares as close together as the pairs allow, so that
+// both sides of a ratio meet the machine in the same moment. Rows not
+// listed run last, in the order of the table.
+var runOrder = []string{
+	"spsc-spin", "spsc", "c-index", "c-index-batch", "spsc-batch", "memcpy", "unix-bufio",
+	"mpmc", "c-vyukov", "mpmc-2p2c", "c-v1", "unix", "pipe", "pipe-bufio", "chan",
+	"rtt-block", "rtt-spin", "c-rtt", "rtt-unix", "rtt-block-gap",
 }
 
 func (r *rowSpec) hasSize(size int) bool {
@@ -314,6 +341,16 @@ func resolveBench(f *benchFlags) (*benchConfig, error) {
 	return cfg, nil
 }
 
+// benchGroup is rows measured together: one message size, or the round
+// trips. Its cells are all started before its first round, and each round
+// runs every cell once, back to back.
+type benchGroup struct {
+	name   string // "8-byte messages", "round trips"
+	size   int    // message size; 0: the round trips
+	ms     []*measurement
+	rounds []roundInfo
+}
+
 // runBenchWith measures everything and returns the report.
 func runBenchWith(cfg *benchConfig, stderr io.Writer) *benchReport {
 	rep := &benchReport{Machine: readMachine(), Config: reportConfigOf(cfg)}
@@ -326,9 +363,9 @@ func runBenchWith(cfg *benchConfig, stderr io.Writer) *benchReport {
 	rep.CRef = cr
 
 	tpRows, latRows := throughputRows(cfg), latencyRows(cfg)
-	var groups [][]*measurement
+	var groups []*benchGroup
 	for _, size := range cfg.sizes {
-		var g []*measurement
+		g := &benchGroup{name: sizeName(size) + " messages", size: size}
 		for _, row := range tpRows {
 			if !row.hasSize(size) || row.group == groupC && !cr.Available {
 				continue
@@ -339,11 +376,11 @@ func runBenchWith(cfg *benchConfig, stderr io.Writer) *benchReport {
 			} else {
 				m.cell = &transferCell{row: row, size: size, cfg: cfg}
 			}
-			g = append(g, m)
+			g.ms = append(g.ms, m)
 		}
 		groups = append(groups, g)
 	}
-	var lat []*measurement
+	lat := &benchGroup{name: groupRoundTrips}
 	for _, row := range latRows {
 		if row.group == groupC && !cr.Available {
 			continue
@@ -354,22 +391,26 @@ func runBenchWith(cfg *benchConfig, stderr io.Writer) *benchReport {
 		} else {
 			m.cell = &latencyCell{row: row, cfg: cfg}
 		}
-		lat = append(lat, m)
+		lat.ms = append(lat.ms, m)
 	}
 	groups = append(groups, lat)
+	var probe func() (float64, error)
+	if cr.Available {
+		probe = func() (float64, error) { return cr.probe(cfg) }
+	}
 	prog.total = 1 // the idle consumer
 	for _, g := range groups {
-		prog.total += len(g) * (cfg.runs + 1)
+		prog.total += len(g.ms) * (cfg.runs + 1)
+		if probe != nil {
+			prog.total += cfg.runs
+		}
 	}
 
 	var all []*measurement
-	for i, g := range groups {
-		what := fmt.Sprintf("%d-byte messages", cfg.sizes[min(i, len(cfg.sizes)-1)])
-		if i == len(groups)-1 {
-			what = "round trips"
-		}
-		measureGroup(cfg, g, what, prog)
-		all = append(all, g...)
+	for _, g := range groups {
+		measureGroup(cfg, g, prog, probe)
+		all = append(all, g.ms...)
+		rep.Rounds = append(rep.Rounds, g.rounds...)
 	}
 	// Alone, so that its wake-ups disturb no other measurement.
 	prog.step("idle consumer, %v", cfg.idle)
@@ -382,11 +423,18 @@ func runBenchWith(cfg *benchConfig, stderr io.Writer) *benchReport {
 	return rep
 }
 
+// groupRoundTrips names the group of the latency rows.
+const groupRoundTrips = "round trips"
+
 // measureGroup starts every cell of a group, calibrates each, runs the
-// interleaved rounds and stops them.
-func measureGroup(cfg *benchConfig, g []*measurement, what string, prog *progress) {
-	for _, m := range g {
-		prog.step("%s: starting and calibrating %s", what, m.row.Label)
+// interleaved rounds and stops them. Each round begins with the probe, when
+// there is one (the C index ring: how fast the machine is in this minute),
+// then runs every cell once, in runOrder, forward in even rounds and
+// backward in odd ones: the compared rows stay next to each other, and each
+// of a pair runs first in half of the rounds.
+func measureGroup(cfg *benchConfig, g *benchGroup, prog *progress, probe func() (float64, error)) {
+	for _, m := range g.ms {
+		prog.step("%s: starting and calibrating %s", g.name, m.row.Label)
 		if m.err = m.cell.start(); m.err != nil {
 			continue
 		}
@@ -399,10 +447,27 @@ func measureGroup(cfg *benchConfig, g []*measurement, what string, prog *progres
 			_ = m.cell.stop()
 		}
 	}
+	keys := make([]string, len(g.ms))
+	for i, m := range g.ms {
+		keys[i] = m.row.Key
+	}
+	order := sortedByRunOrder(keys)
 	for round := 0; round < cfg.runs; round++ {
-		for k := range g {
-			m := g[(k+round)%len(g)]
-			prog.step("%s: %s, run %d/%d", what, m.row.Label, round+1, cfg.runs)
+		ri := roundInfo{Group: g.name, Size: g.size, Round: round + 1, AtNs: time.Since(prog.start).Nanoseconds()}
+		if probe != nil {
+			prog.step("%s: round %d/%d, probe", g.name, round+1, cfg.runs)
+			ns, err := probe()
+			ri.Probe = jsonNumber(ns)
+			if err != nil {
+				ri.Probe, ri.ProbeError = jsonNumber(math.NaN()), err.Error()
+			}
+		} else {
+			ri.Probe = jsonNumber(math.NaN())
+		}
+		for _, k := range roundOrder(order, round) {
+			m := g.ms[k]
+			ri.Order = append(ri.Order, m.row.Key)
+			prog.step("%s: %s, run %d/%d", g.name, m.row.Label, round+1, cfg.runs)
 			if m.err != nil {
 				m.runs = append(m.runs, runResult{})
 				continue
@@ -414,13 +479,31 @@ func measureGroup(cfg *benchConfig, g []*measurement, what string, prog *progres
 			}
 			m.runs = append(m.runs, r)
 		}
-		prog.round(what, round+1, cfg.runs)
+		g.rounds = append(g.rounds, ri)
+		prog.round(g.name, round+1, cfg.runs, float64(ri.Probe))
 	}
-	for _, m := range g {
+	for _, m := range g.ms {
 		if m.err == nil {
 			m.err = m.cell.stop()
 		}
 	}
+}
+
+// sortedByRunOrder returns the indexes of keys in runOrder: the listed keys
+// first, as listed, then the others in their order in keys.
+func sortedByRunOrder(keys []string) []int {
+	rank := func(k string) int {
+		if i := slices.Index(runOrder, k); i >= 0 {
+			return i
+		}
+		return len(runOrder)
+	}
+	idx := make([]int, len(keys))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return rank(keys[a]) - rank(keys[b]) })
+	return idx
 }
 
 // calibrateThroughput sizes a cell's runs to about cfg.duration: it runs
@@ -509,9 +592,13 @@ func (p *progress) step(format string, a ...any) {
 	}
 }
 
-func (p *progress) round(what string, r, runs int) {
+func (p *progress) round(what string, r, runs int, probe float64) {
 	if !p.tty {
-		p.line(fmt.Sprintf("bench: %s, round %d/%d done (%.0fs)", what, r, runs, time.Since(p.start).Seconds()))
+		s := fmt.Sprintf("bench: %s, round %d/%d done (%.0fs)", what, r, runs, time.Since(p.start).Seconds())
+		if !math.IsNaN(probe) {
+			s += fmt.Sprintf("; probe %s ns/msg", fmtSig(probe))
+		}
+		p.line(s)
 	}
 }
 

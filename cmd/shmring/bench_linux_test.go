@@ -29,62 +29,111 @@ func useTestChildren(t *testing.T) {
 	t.Cleanup(func() { benchChildCommand = old })
 }
 
-// TestBenchEndToEnd runs the whole bench, tiny, through real child
-// processes, and checks that every row is there and the JSON parses. It
-// asserts nothing about speed.
+// TestBenchEndToEnd runs the whole bench as -quick does, with tiny runs,
+// through real child processes, and checks that every row is there (the C
+// index ring's at every size), that every round has its probe, that the
+// targets are taken round by round, and that the JSON parses. It asserts
+// nothing about speed.
 func TestBenchEndToEnd(t *testing.T) {
 	useTestChildren(t)
 	var out, errb bytes.Buffer
-	code := run([]string{"bench", "-json", "-n", "300", "-runs", "2", "-idle", "50ms"}, &out, &errb)
+	code := run([]string{"bench", "-quick", "-json", "-n", "300", "-idle", "50ms"}, &out, &errb)
 	require.Equal(t, statusOK, code, "stderr:\n%s\nstdout:\n%s", errb.String(), out.String())
 
 	var rep benchReport
 	require.NoError(t, json.Unmarshal(out.Bytes(), &rep), out.String())
 	assert.Empty(t, rep.Errors)
 	assert.NotEmpty(t, rep.Machine.CPU)
+	assert.True(t, rep.Config.Quick)
+	const rounds = 3 // -quick: fewer rounds, never fewer rows
+	assert.Equal(t, rounds, rep.Config.Runs)
 	assert.Equal(t, []int{8, 64, 1024, 16384}, rep.Config.Sizes)
 	require.NotNil(t, rep.CRef)
+	haveC := rep.CRef.Available
 	cfg := &benchConfig{batch: 32, gap: 1}
+	groupKeys := map[string][]string{}
 	for _, size := range rep.Config.Sizes {
 		for _, row := range throughputRows(cfg) {
-			if !row.hasSize(size) || row.group == groupC && !rep.CRef.Available {
+			if !row.hasSize(size) || row.group == groupC && !haveC {
 				continue
 			}
+			groupKeys[sizeName(size)+" messages"] = append(groupKeys[sizeName(size)+" messages"], row.Key)
 			r := rep.tp(row.Key, size)
 			if assert.NotNil(t, r, "row %s %d", row.Key, size) {
-				assert.Len(t, r.Runs, 2, "row %s %d", row.Key, size)
-				assert.Equal(t, 2, r.MsgsPerSec.N, "row %s %d", row.Key, size)
+				assert.Len(t, r.Runs, rounds, "row %s %d", row.Key, size)
+				assert.Equal(t, rounds, r.MsgsPerSec.N, "row %s %d", row.Key, size)
 				assert.Positive(t, r.MBPerSec.Median)
 				if row.group == groupShm {
 					assert.NotNil(t, r.VsBest, "row %s %d", row.Key, size)
 				}
+				if row.ref != "" && rep.tp(row.ref, size) != nil {
+					if assert.NotNil(t, r.VsRef, "row %s %d", row.Key, size) {
+						assert.Equal(t, row.ref, r.VsRef.Against)
+						assert.Equal(t, rounds, r.VsRef.Ratio.N)
+					}
+				}
+			}
+		}
+		if haveC {
+			for _, key := range []string{"c-index", "c-index-batch"} {
+				assert.NotNil(t, rep.tp(key, size), "the index ring runs at every size: %s %d", key, size)
 			}
 		}
 	}
 	for _, row := range latencyRows(cfg) {
-		if row.group == groupC && !rep.CRef.Available {
+		if row.group == groupC && !haveC {
 			continue
 		}
+		groupKeys[groupRoundTrips] = append(groupKeys[groupRoundTrips], row.Key)
 		r := rep.lat(row.Key)
 		if assert.NotNil(t, r, "row %s", row.Key) {
-			assert.Equal(t, 2, r.P50.N, "row %s", row.Key)
+			assert.Equal(t, rounds, r.P50.N, "row %s", row.Key)
 			assert.LessOrEqual(t, r.P50.Median, r.P99.Median)
 		}
 	}
-	assert.True(t, rep.Idle.Available, rep.Idle.Error)
-	keys := map[string]bool{}
-	for _, tg := range rep.Targets {
-		keys[tg.Key] = true
-		if !strings.Contains(tg.Note, "C reference") {
-			assert.NotNil(t, tg.Met, "target %s", tg.Key)
+
+	// Every group has its rounds, each with its probe and every row of the
+	// group run once.
+	require.Len(t, rep.Rounds, len(groupKeys)*rounds)
+	perGroup := map[string]int{}
+	for _, ri := range rep.Rounds {
+		perGroup[ri.Group]++
+		assert.Equal(t, perGroup[ri.Group], ri.Round, "%s", ri.Group)
+		assert.ElementsMatch(t, groupKeys[ri.Group], ri.Order, "%s round %d", ri.Group, ri.Round)
+		if haveC {
+			assert.Positive(t, float64(ri.Probe), "%s round %d: %s", ri.Group, ri.Round, ri.ProbeError)
+		} else {
+			assert.True(t, math.IsNaN(float64(ri.Probe)))
 		}
 	}
-	for _, k := range []string{"spsc-vs-unix-bufio", "spsc-batch-vs-c", "spsc-1k-vs-memcpy", "rtt-spin-vs-c",
-		"rtt-unix-vs-spin", "block-vs-spin", "idle-cpu", "mpmc-vs-vyukov"} {
-		assert.True(t, keys[k], "target %s", k)
+	assert.Equal(t, 1000000, rep.Config.ProbeMessages)
+
+	assert.True(t, rep.Idle.Available, rep.Idle.Error)
+	keys := map[string]target{}
+	for _, tg := range rep.Targets {
+		keys[tg.Key] = tg
+		if tg.Note != "no C reference" {
+			assert.NotNil(t, tg.Met, "target %s", tg.Key)
+		}
+		if tg.Unit == "x" && tg.Met != nil {
+			assert.Len(t, tg.Rounds, rounds, "target %s: one ratio per round", tg.Key)
+			assert.Contains(t, groupKeys, tg.Group, "target %s", tg.Key)
+		}
+	}
+	for _, spec := range ratioTargets(32) {
+		assert.Contains(t, keys, spec.key)
+	}
+	for _, k := range []string{"spsc-vs-index-8", "spsc-vs-index-64", "spsc-batch-vs-index-batch-8", "spsc-vs-unix-bufio",
+		"spsc-1k-vs-memcpy", "spsc-msg-1k-vs-memcpy", "mpmc-vs-vyukov-8", "mpmc-vs-vyukov-64", "rtt-spin-vs-c",
+		"block-vs-spin", "idle-cpu"} {
+		assert.Contains(t, keys, k)
+	}
+	if haveC {
+		assert.Equal(t, "8-byte messages", keys["spsc-vs-index-8"].Group)
+		assert.NotNil(t, keys["spsc-vs-index-8"].Met)
 	}
 
-	// The table from the same figures names every row.
+	// The table from the same figures names every row, and prints the rounds.
 	var text bytes.Buffer
 	writeReport(&text, &rep)
 	for _, r := range rep.Throughput {
@@ -95,6 +144,12 @@ func TestBenchEndToEnd(t *testing.T) {
 	}
 	assert.Contains(t, text.String(), "oversubscribed*")
 	assert.NotContains(t, text.String(), "failed")
+	assert.Contains(t, text.String(), "Rounds: each starts with a probe")
+	assert.Contains(t, text.String(), "  probe, ns/msg")
+	if haveC {
+		assert.Contains(t, text.String(), "C index ring, release store per message")
+		assert.Contains(t, text.String(), "    spsc-vs-index-8")
+	}
 
 	// -report prints the same table from the saved JSON.
 	saved := t.TempDir() + "/bench.json"
@@ -156,6 +211,41 @@ func TestCheckerCatchesBadMessages(t *testing.T) {
 	assert.NoError(t, verifyCount("x", 10, 2, 20, 90, 0, false))
 }
 
+// Each round runs the rows in runOrder: a target's two rows side by side.
+func TestRunOrder(t *testing.T) {
+
+	for _, tt := range []struct {
+		keys []string
+		want []int
+	}{
+		{[]string{"c-index", "spsc", "other", "spsc-spin"}, []int{3, 1, 0, 2}},
+		{[]string{"b", "a"}, []int{0, 1}}, // unlisted: as given
+		{[]string{"c-rtt", "rtt-spin", "rtt-block"}, []int{2, 1, 0}},
+	} {
+		assert.Equal(t, tt.want, sortedByRunOrder(tt.keys), "%v", tt.keys)
+	}
+	// Each target's two rows are listed, so none runs in the unordered tail.
+	for _, spec := range ratioTargets(32) {
+		assert.Contains(t, runOrder, spec.a, spec.key)
+		assert.Contains(t, runOrder, spec.b, spec.key)
+	}
+}
+
+func TestMeets(t *testing.T) {
+	for _, tt := range []struct {
+		v     float64
+		op    string
+		bound float64
+		want  bool
+	}{
+		{0.9, ">=", 0.9, true}, {0.89, ">=", 0.9, false},
+		{1.15, "<=", 1.15, true}, {1.16, "<=", 1.15, false},
+		{0.99, "<", 1, true}, {1, "<", 1, false},
+	} {
+		assert.Equal(t, tt.want, targetMet(tt.v, tt.op, tt.bound), "%v %s %v", tt.v, tt.op, tt.bound)
+	}
+}
+
 func TestParseCPUList(t *testing.T) {
 	for in, want := range map[string][]int{"0": {0}, "0,1": {0, 1}, "2-4": {2, 3, 4}, "1,4-5,1": {1, 4, 5}} {
 		got, err := parseCPUList(in)
@@ -187,6 +277,10 @@ func TestResolveBenchFlags(t *testing.T) {
 	assert.Equal(t, 3, cfg.runs)
 	assert.Equal(t, []int{8, 64}, cfg.sizes)
 	assert.Empty(t, cfg.cpus)
+	f.runs = 7
+	cfg, err = resolveBench(f)
+	require.NoError(t, err)
+	assert.Equal(t, 7, cfg.runs, "-runs wins over -quick")
 }
 
 // A report with known figures prints them, the ratios and the marks.
@@ -237,7 +331,7 @@ func TestWriteReport(t *testing.T) {
 	for _, want := range []string{
 		"Test CPU, 2 cores",
 		"producers on CPU 0, consumers on CPU 1",
-		"C reference: no C compiler",
+		"C references: no C compiler",
 		"8-byte messages",
 		"shmring SPSC Push/Pop",
 		"50.0 M (25.0–100)",
@@ -247,7 +341,8 @@ func TestWriteReport(t *testing.T) {
 		"Go channel, one process",
 		"failed: test failure",
 		"✓ SPSC Push/Pop ÷ unix socket with bufio, 8 B",
-		"? SPSC batched ÷ C same algorithm batched, 8 B",
+		"? SPSC Push/Pop ÷ C index ring per message, 8 B",
+		"(no C reference)",
 		"✓ idle consumer blocked in Pop",
 		"0.050%",
 	} {
@@ -258,6 +353,78 @@ func TestWriteReport(t *testing.T) {
 	var back benchReport
 	require.NoError(t, json.Unmarshal(js, &back))
 	assert.True(t, math.IsNaN(back.tp("chan", 8).MsgsPerSec.Median))
+}
+
+// Against the index ring, a target is the median of the per-round ratios,
+// not the ratio of the medians; the rounds table shows each round's probe
+// beside its ratios.
+func TestReportAgainstIndexRing(t *testing.T) {
+	cfg := &benchConfig{runs: 3, duration: 1, sizes: []int{8}, capacity: 4096, batch: 32, cpus: []int{0, 1}, gap: 1}
+	runs := func(ns ...int64) []runResult {
+		r := make([]runResult, len(ns))
+		for i, v := range ns {
+			r[i] = runResult{N: 1000, Ns: v}
+		}
+		return r
+	}
+	ms := []*measurement{
+		{row: rowByKey(cfg, "spsc"), size: 8, runs: runs(10_000, 20_000, 40_000)},   // 100, 50, 25 M/s
+		{row: rowByKey(cfg, "c-index"), size: 8, runs: runs(2_500, 20_000, 20_000)}, // 400, 50, 50 M/s
+	}
+	rep := &benchReport{Machine: machineInfo{CPU: "Test CPU", Cores: 2}, Config: reportConfigOf(cfg),
+		CRef: &crefInfo{Available: true, Compiler: "cc 1.0"}}
+	for i, probe := range []float64{2, 12, 2.5} {
+		rep.Rounds = append(rep.Rounds, roundInfo{Group: "8-byte messages", Size: 8, Round: i + 1,
+			AtNs: int64(i) * 1e9, Probe: jsonNumber(probe), Order: []string{"spsc", "c-index"}})
+	}
+	buildReport(rep, cfg, ms)
+
+	var tg *target
+	for i := range rep.Targets {
+		if rep.Targets[i].Key == "spsc-vs-index-8" {
+			tg = &rep.Targets[i]
+		}
+	}
+	require.NotNil(t, tg)
+	assert.Equal(t, figures{0.25, 1, 0.5}, tg.Rounds)
+	assert.Equal(t, summary{Median: 0.5, Min: 0.25, Max: 1, N: 3}, tg.Value, "the medians' ratio would be 1")
+	assert.Equal(t, "8-byte messages", tg.Group)
+	require.NotNil(t, tg.Met)
+	assert.False(t, *tg.Met)
+	spsc := rep.tp("spsc", 8)
+	require.NotNil(t, spsc.VsRef)
+	assert.Equal(t, "c-index", spsc.VsRef.Against)
+	assert.Equal(t, 0.5, spsc.VsRef.Ratio.Median)
+
+	var b bytes.Buffer
+	writeReport(&b, rep)
+	s := b.String()
+	for _, want := range []string{
+		"C references: tools/cref/cref.c, cc 1.0, -O2",
+		"0.500× C index",
+		"✗ SPSC Push/Pop ÷ C index ring per message, 8 B",
+		"0.500× (0.250×–1.00×)",
+		"(not measured)", // 64 B
+		"Rounds: each starts with a probe, the C index ring moving 1000000 8-byte messages",
+	} {
+		assert.Contains(t, s, want)
+	}
+	lines := map[string]string{}
+	for _, l := range strings.Split(s, "\n") {
+		lines[strings.Fields(l + " x")[0]] = l
+	}
+	assert.Regexp(t, `^  starts at +0\.0s +1\.0s +2\.0s$`, lines["starts"])
+	assert.Regexp(t, `^  probe, ns/msg +2\.00 +12\.0 +2\.50$`, lines["probe,"])
+	assert.Regexp(t, `^    spsc-vs-index-8 +0\.250× +1\.00× +0\.500×$`, lines["spsc-vs-index-8"])
+
+	js, err := json.Marshal(rep)
+	require.NoError(t, err)
+	var back benchReport
+	require.NoError(t, json.Unmarshal(js, &back))
+	assert.Equal(t, rep.Rounds, back.Rounds)
+	again, err := json.Marshal(&back)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(js), string(again), "the JSON report reads back as written (NaN as null)")
 }
 
 type errTest struct{}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 type benchReport struct {
@@ -17,6 +19,7 @@ type benchReport struct {
 	Latency    []latRow     `json:"latency"`
 	Idle       idleResult   `json:"idle"`
 	CRef       *crefInfo    `json:"cref"`
+	Rounds     []roundInfo  `json:"rounds"` // every round of every group, in the order they ran
 	Targets    []target     `json:"targets"`
 	Errors     []string     `json:"errors,omitempty"`
 }
@@ -32,6 +35,11 @@ type reportConfig struct {
 	Quick      bool  `json:"quick"`
 	IdleNs     int64 `json:"idle_ns"`
 	GapNs      int64 `json:"gap_ns"` // pause between pings of the rtt-block-gap row
+	// The probe at the start of each round: the C index ring moving this
+	// many messages of ProbeSize bytes through ProbeCapacity slots.
+	ProbeMessages int `json:"probe_messages"`
+	ProbeSize     int `json:"probe_size"`
+	ProbeCapacity int `json:"probe_capacity"`
 }
 
 func reportConfigOf(cfg *benchConfig) reportConfig {
@@ -39,7 +47,21 @@ func reportConfigOf(cfg *benchConfig) reportConfig {
 		Runs: cfg.runs, DurationNs: cfg.duration.Nanoseconds(), FixedN: cfg.n, Sizes: cfg.sizes,
 		Capacity: cfg.capacity, Batch: cfg.batch, CPUs: cfg.cpus, Quick: cfg.quick,
 		IdleNs: cfg.idle.Nanoseconds(), GapNs: cfg.gap.Nanoseconds(),
+		ProbeMessages: probeMessages, ProbeSize: probeSize, ProbeCapacity: probeCapacity,
 	}
+}
+
+// roundInfo is one round of one group: when it began, what the probe at
+// its start measured, and the order in which it ran the rows. The i-th run
+// of each row of the group (runs[i]) is from round i+1.
+type roundInfo struct {
+	Group      string     `json:"group"`          // "8-byte messages", "round trips"
+	Size       int        `json:"size,omitempty"` // message size; 0: the round trips
+	Round      int        `json:"round"`          // from 1
+	AtNs       int64      `json:"at_ns"`          // since bench began
+	Probe      jsonNumber `json:"probe_ns_per_msg"`
+	ProbeError string     `json:"probe_error,omitempty"`
+	Order      []string   `json:"order"` // row keys, as run
 }
 
 // tpRow is a throughput row: one transport at one message size.
@@ -54,11 +76,12 @@ type tpRow struct {
 	MsgsPerSec     summary     `json:"msgs_per_sec"`
 	MBPerSec       summary     `json:"mb_per_sec"` // 10^6 bytes of payload per second
 	VsBest         *vsBest     `json:"vs_best_ipc,omitempty"`
+	VsRef          *vsBest     `json:"vs_c_ref,omitempty"` // against the C row of the same algorithm class
 	Error          string      `json:"error,omitempty"`
 }
 
-// vsBest compares a shmring row with the fastest unix socket or pipe row
-// of its size, run by run.
+// vsBest compares a shmring row with another row of its size (the fastest
+// unix socket or pipe; its C reference), round by round.
 type vsBest struct {
 	Against string  `json:"against"` // key of that row
 	Ratio   summary `json:"ratio"`
@@ -77,16 +100,19 @@ type latRow struct {
 	Error      string      `json:"error,omitempty"`
 }
 
-// target is a ratio shmring aims for (issue 5).
+// target is a goal shmring aims for (issue 11): a ratio of two rows,
+// taken in each round, or a percentage.
 type target struct {
-	Key   string  `json:"key"`
-	Name  string  `json:"name"`
-	Value summary `json:"value"` // a ratio of paired runs, or a percentage
-	Unit  string  `json:"unit"`  // "x" or "%"
-	Op    string  `json:"op"`    // ">=" or "<="
-	Bound float64 `json:"bound"`
-	Met   *bool   `json:"met"` // null: not measured
-	Note  string  `json:"note,omitempty"`
+	Key    string  `json:"key"`
+	Name   string  `json:"name"`
+	Value  summary `json:"value"` // the median of the per-round ratios and their min–max; or a percentage
+	Unit   string  `json:"unit"`  // "x" or "%"
+	Op     string  `json:"op"`    // ">=", "<=" or "<"
+	Bound  float64 `json:"bound"`
+	Met    *bool   `json:"met"`              // null: not measured
+	Group  string  `json:"group,omitempty"`  // the group whose rounds the ratios are from
+	Rounds figures `json:"rounds,omitempty"` // the ratio in each round of that group; null: no figure
+	Note   string  `json:"note,omitempty"`
 }
 
 func (r *tpRow) rates() []float64 {
@@ -154,8 +180,18 @@ func buildReport(rep *benchReport, cfg *benchConfig, all []*measurement) {
 		if best := rep.bestIPC(r.Size); best != nil {
 			r.VsBest = &vsBest{Against: best.Key, Ratio: pairedRatio(r.rates(), best.rates())}
 		}
+		if spec := rowByKey(cfg, r.Key); spec != nil && spec.ref != "" {
+			if ref := rep.tp(spec.ref, r.Size); ref != nil {
+				r.VsRef = &vsBest{Against: ref.Key, Ratio: pairedRatio(r.rates(), ref.rates())}
+			}
+		}
 	}
 	rep.Targets = rep.targets()
+	for _, ri := range rep.Rounds {
+		if ri.ProbeError != "" {
+			rep.Errors = append(rep.Errors, fmt.Sprintf("probe of round %d, %s: %s", ri.Round, ri.Group, ri.ProbeError))
+		}
+	}
 	if rep.Idle.Error != "" {
 		rep.Errors = append(rep.Errors, "idle consumer: "+rep.Idle.Error)
 	}
@@ -191,71 +227,100 @@ func (rep *benchReport) bestIPC(size int) *tpRow {
 	return best
 }
 
-// targets evaluates the goals of issue 5 on this run's figures.
+// rowByKey returns the throughput row spec with key, or nil.
+func rowByKey(cfg *benchConfig, key string) *rowSpec {
+	for _, r := range throughputRows(cfg) {
+		if r.Key == key {
+			return r
+		}
+	}
+	return nil
+}
+
+// ratioTarget is a goal of the form row a ÷ row b, both of one size (size
+// 0: the round trips, compared by their medians), taken in each round.
+type ratioTarget struct {
+	key, name string
+	a, b      string
+	size      int
+	op        string
+	bound     float64
+}
+
+// ratioTargets are the goals of issue 11 that compare two rows. The C rows
+// are the references: the index ring for SPSC, Vyukov's queue for MPMC.
+func ratioTargets(batch int) []ratioTarget {
+	b := strconv.Itoa(batch)
+	return []ratioTarget{
+		{"spsc-vs-index-8", "SPSC Push/Pop ÷ C index ring per message, 8 B", "spsc", "c-index", 8, ">=", 0.9},
+		{"spsc-vs-index-64", "SPSC Push/Pop ÷ C index ring per message, 64 B", "spsc", "c-index", 64, ">=", 0.9},
+		{"spsc-batch-vs-index-batch-8", "SPSC PushBatch/PopFunc " + b + " ÷ C index ring per " + b + ", 8 B", "spsc-batch", "c-index-batch", 8, ">=", 0.9},
+		{"spsc-batch-vs-index-batch-64", "SPSC PushBatch/PopFunc " + b + " ÷ C index ring per " + b + ", 64 B", "spsc-batch", "c-index-batch", 64, ">=", 0.9},
+		{"spsc-vs-unix-bufio", "SPSC Push/Pop ÷ unix socket with bufio, 8 B", "spsc", "unix-bufio", 8, ">=", 2},
+		{"spsc-msg-1k-vs-memcpy", "SPSC Push/Pop, 1 KiB ÷ memcpy of 1 KiB blocks", "spsc", "memcpy", 1024, ">=", 0.9},
+		{"spsc-1k-vs-memcpy", "SPSC PushBatch/PopFunc " + b + ", 1 KiB ÷ memcpy of 1 KiB blocks", "spsc-batch", "memcpy", 1024, ">=", 0.9},
+		{"mpmc-vs-vyukov-8", "MPMC 1P 1C ÷ C Vyukov queue 1P 1C, 8 B", "mpmc", "c-vyukov", 8, ">=", 0.8},
+		{"mpmc-vs-vyukov-64", "MPMC 1P 1C ÷ C Vyukov queue 1P 1C, 64 B", "mpmc", "c-vyukov", 64, ">=", 0.9},
+		{"block-vs-spin", "SPSC Push/Pop, blocking ÷ spinning consumer, 8 B", "spsc", "spsc-spin", 8, ">=", 0.9},
+		{"rtt-spin-vs-c", "round trip, spinning: shmring ÷ C index rings (median)", "rtt-spin", "c-rtt", 0, "<=", 1.15},
+		{"rtt-unix-vs-spin", "round trip: unix socket ÷ shmring spinning (median)", "rtt-unix", "rtt-spin", 0, ">=", 100},
+	}
+}
+
+// targetMet reports whether v op bound holds.
+func targetMet(v float64, op string, bound float64) bool {
+	switch op {
+	case "<=":
+		return v <= bound
+	case "<":
+		return v < bound
+	}
+	return v >= bound
+}
+
+// targets evaluates the goals of issue 11 on this run's figures.
 func (rep *benchReport) targets() []target {
 	var ts []target
-	add := func(key, name, unit, op string, bound float64, v summary, note string) {
-		t := target{Key: key, Name: name, Value: v, Unit: unit, Op: op, Bound: bound, Note: note}
-		if v.N > 0 {
-			met := v.Median >= bound
-			if op == "<=" {
-				met = v.Median <= bound
+	noC := rep.CRef == nil || !rep.CRef.Available
+	for _, spec := range ratioTargets(rep.Config.Batch) {
+		t := target{Key: spec.key, Name: spec.name, Unit: "x", Op: spec.op, Bound: spec.bound,
+			Value: summarize(nil)}
+		var a, b []float64
+		if spec.size == 0 {
+			t.Group = groupRoundTrips
+			if ra, rb := rep.lat(spec.a), rep.lat(spec.b); ra != nil && rb != nil {
+				a, b = p50s(ra.Runs), p50s(rb.Runs)
 			}
+		} else {
+			t.Group = sizeName(spec.size) + " messages"
+			if ra, rb := rep.tp(spec.a, spec.size), rep.tp(spec.b, spec.size); ra != nil && rb != nil {
+				a, b = ra.rates(), rb.rates()
+			}
+		}
+		switch {
+		case a == nil && noC && (strings.HasPrefix(spec.a, "c-") || strings.HasPrefix(spec.b, "c-")):
+			t.Note = "no C reference"
+		case a == nil:
+			t.Note = "not measured"
+		default:
+			t.Rounds = roundRatios(a, b)
+			t.Value = summarize(t.Rounds)
+		}
+		if t.Value.N > 0 {
+			met := targetMet(t.Value.Median, t.Op, t.Bound)
 			t.Met = &met
 		}
 		ts = append(ts, t)
 	}
-	noC := ""
-	if rep.CRef == nil || !rep.CRef.Available {
-		noC = "no C reference"
-	}
-	tpRatio := func(a string, sa int, b string, sb int) (summary, string) {
-		ra, rb := rep.tp(a, sa), rep.tp(b, sb)
-		if ra == nil || rb == nil {
-			return summary{Median: math.NaN(), Min: math.NaN(), Max: math.NaN()}, "not measured"
-		}
-		return pairedRatio(ra.rates(), rb.rates()), ""
-	}
-	latRatio := func(a, b string) (summary, string) {
-		ra, rb := rep.lat(a), rep.lat(b)
-		if ra == nil || rb == nil {
-			return summary{Median: math.NaN(), Min: math.NaN(), Max: math.NaN()}, "not measured"
-		}
-		return pairedRatio(p50s(ra.Runs), p50s(rb.Runs)), ""
-	}
-	or := func(a, b string) string {
-		if a != "" {
-			return a
-		}
-		return b
-	}
-
-	v, note := tpRatio("spsc", 8, "unix-bufio", 8)
-	add("spsc-vs-unix-bufio", "SPSC Push/Pop ÷ unix socket with bufio, 8 B", "x", ">=", 2, v, note)
-	v, note = tpRatio("spsc-batch", 8, "c-spsc-batch", 8)
-	add("spsc-batch-vs-c", "SPSC batched ÷ C same algorithm batched, 8 B", "x", ">=", 0.9, v, or(noC, note))
-	v, note = tpRatio("spsc-batch", 1024, "c-spsc-batch", 1024)
-	add("spsc-batch-vs-c-1k", "SPSC batched ÷ C same algorithm batched, 1 KiB", "x", ">=", 0.9, v, or(noC, note))
-	v, note = tpRatio("spsc-batch", 1024, "memcpy", 1024)
-	add("spsc-1k-vs-memcpy", "SPSC batched, 1 KiB ÷ memcpy of 1 KiB blocks", "x", ">=", 0.9, v, note)
-	v, note = tpRatio("spsc", 1024, "memcpy", 1024)
-	add("spsc-msg-1k-vs-memcpy", "SPSC Push/Pop, 1 KiB ÷ memcpy of 1 KiB blocks", "x", ">=", 0.9, v, note)
-	v, note = latRatio("rtt-spin", "c-rtt")
-	add("rtt-spin-vs-c", "round trip, spinning: shmring ÷ C rings (median)", "x", "<=", 1.15, v, or(noC, note))
-	v, note = latRatio("rtt-unix", "rtt-spin")
-	add("rtt-unix-vs-spin", "round trip: unix socket ÷ shmring spinning (median)", "x", ">=", 100, v, note)
-	v, note = tpRatio("spsc", 8, "spsc-spin", 8)
-	add("block-vs-spin", "SPSC Push/Pop, blocking ÷ spinning consumer, 8 B", "x", ">=", 0.75, v, note)
-	idle := summary{Median: math.NaN(), Min: math.NaN(), Max: math.NaN()}
-	note = or(rep.Idle.Error, "")
+	idle := target{Key: "idle-cpu", Name: "idle consumer blocked in Pop: CPU, % of one core", Unit: "%", Op: "<", Bound: 1,
+		Value: summarize(nil), Note: rep.Idle.Error}
 	if rep.Idle.Available {
-		idle = summary{Median: rep.Idle.CPUPct, Min: rep.Idle.CPUPct, Max: rep.Idle.CPUPct, N: 1}
-		note = fmt.Sprintf("%v CPU in %v", time.Duration(rep.Idle.CPUNs).Round(time.Microsecond), time.Duration(rep.Idle.WallNs).Round(time.Millisecond))
+		idle.Value = summarize([]float64{rep.Idle.CPUPct})
+		idle.Note = fmt.Sprintf("%v CPU in %v", time.Duration(rep.Idle.CPUNs).Round(time.Microsecond), time.Duration(rep.Idle.WallNs).Round(time.Millisecond))
+		met := targetMet(idle.Value.Median, idle.Op, idle.Bound)
+		idle.Met = &met
 	}
-	add("idle-cpu", "idle consumer blocked in Pop: CPU, % of one core", "%", "<=", 1, idle, note)
-	v, note = tpRatio("mpmc", 8, "c-vyukov", 8)
-	add("mpmc-vs-vyukov", "MPMC 1P 1C ÷ C Vyukov queue 1P 1C, 8 B", "x", ">=", 0.9, v, or(noC, note))
-	return ts
+	return append(ts, idle)
 }
 
 // ---- text ----
@@ -278,15 +343,15 @@ func writeReport(w io.Writer, rep *benchReport) {
 	}
 	if rep.CRef != nil {
 		if rep.CRef.Available {
-			fmt.Fprintf(w, "C reference: tools/cref/cref.c, %s, -O2\n", rep.CRef.Compiler)
+			fmt.Fprintf(w, "C references: tools/cref/cref.c, %s, -O2\n", rep.CRef.Compiler)
 		} else {
-			fmt.Fprintf(w, "C reference: %s\n", rep.CRef.Reason)
+			fmt.Fprintf(w, "C references: %s\n", rep.CRef.Reason)
 		}
 	}
 
 	const lw = 48
 	over := false
-	fmt.Fprintf(w, "\n%-*s %8s %-13s %8s %8s  %s\n", lw, "Throughput", "msgs/s", " (min–max)", "ns/msg", "MB/s", "vs best socket/pipe")
+	fmt.Fprintf(w, "\n%-*s %8s %-13s %8s %8s  %-19s %s\n", lw, "Throughput", "msgs/s", " (min–max)", "ns/msg", "MB/s", "vs best socket/pipe", "vs C reference")
 	lastSize := -1
 	for _, r := range rep.Throughput {
 		if r.Size != lastSize {
@@ -304,17 +369,22 @@ func writeReport(w io.Writer, rep *benchReport) {
 		}
 		s := r.MsgsPerSec
 		unit, div := siUnit(s.Median)
-		vs := ""
-		if r.VsBest != nil && r.VsBest.Ratio.N > 0 {
-			vs = fmt.Sprintf("%s %s", fmtRatio(r.VsBest.Ratio.Median), shortName(rep, r.VsBest.Against))
+		vs := func(v *vsBest) string {
+			if v == nil || v.Ratio.N == 0 {
+				return ""
+			}
+			return fmt.Sprintf("%s %s", fmtRatio(v.Ratio.Median), shortName(rep, v.Against))
 		}
-		fmt.Fprintf(w, "  %-*s %6s %-1s %-13s %8s %8s  %s\n", lw-2, label,
+		line := fmt.Sprintf("  %-*s %6s %-1s %-13s %8s %8s  %-19s %s", lw-2, label,
 			fmtSig(s.Median/div), unit, "("+fmtSig(s.Min/div)+"–"+fmtSig(s.Max/div)+")",
-			fmtSig(1e9/s.Median), fmtSig(r.MBPerSec.Median), vs)
+			fmtSig(1e9/s.Median), fmtSig(r.MBPerSec.Median), vs(r.VsBest), vs(r.VsRef))
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}
 	fmt.Fprintln(w, "MB/s: 10^6 bytes of payload per second. vs best socket/pipe: this row ÷ the fastest unix socket or pipe")
-	fmt.Fprintln(w, "row of the same size, run by run. memcpy: one core copying blocks of the message size between two")
-	fmt.Fprintln(w, "areas as large as a ring's slots. Go channel: two goroutines of one process, on both CPUs.")
+	fmt.Fprintln(w, "row of the same size; vs C reference: this row ÷ the C row of the same kind (the index ring for SPSC,")
+	fmt.Fprintln(w, "Vyukov's queue for MPMC); both the median of the per-round ratios. memcpy: one core copying blocks of")
+	fmt.Fprintln(w, "the message size between two areas as large as a ring's slots. Go channel: two goroutines of one")
+	fmt.Fprintln(w, "process, on both CPUs. shmring v1 protocol in C: the SPSC protocol of layout version 1 (tools/cref).")
 	if over {
 		fmt.Fprintln(w, "* oversubscribed: more busy processes than CPUs; waiting processes spin, then yield the CPU (sched_yield),")
 		fmt.Fprintln(w, "  and take turns, so this row measures the scheduler as much as the ring.")
@@ -342,7 +412,13 @@ func writeReport(w io.Writer, rep *benchReport) {
 			time.Duration(rep.Idle.WallNs).Round(time.Millisecond), rep.Idle.CPUPct, time.Duration(rep.Idle.CPUNs).Round(time.Microsecond), rep.Idle.Switches)
 	}
 
-	fmt.Fprintf(w, "\nTargets (ratio: median of the run-by-run ratios, min–max)\n")
+	writeRounds(w, rep)
+
+	fmt.Fprintf(w, "\nTargets (a ratio is the median of the per-round ratios, with their min–max)\n")
+	nw := 0
+	for _, t := range rep.Targets {
+		nw = max(nw, utf8.RuneCountInString(t.Name))
+	}
 	for _, t := range rep.Targets {
 		mark, val := "?", "n/a"
 		if t.Met != nil {
@@ -358,8 +434,9 @@ func writeReport(w io.Writer, rep *benchReport) {
 				val = fmt.Sprintf("%s (%s–%s)", fmtRatio(t.Value.Median), fmtRatio(t.Value.Min), fmtRatio(t.Value.Max))
 			}
 		}
-		goal := fmt.Sprintf("%s %s", strings.Replace(strings.Replace(t.Op, ">=", "≥", 1), "<=", "≤", 1), fmtBound(t.Bound, t.Unit))
-		line := fmt.Sprintf("  %s %-52s %-22s goal %s", mark, t.Name, val, goal)
+		op := strings.NewReplacer(">=", "≥", "<=", "≤").Replace(t.Op)
+		line := fmt.Sprintf("  %s %s%s %-22s goal %s %s", mark, t.Name, strings.Repeat(" ", nw-utf8.RuneCountInString(t.Name)),
+			val, op, fmtBound(t.Bound, t.Unit))
 		if t.Note != "" {
 			line += "  (" + t.Note + ")"
 		}
@@ -369,6 +446,71 @@ func writeReport(w io.Writer, rep *benchReport) {
 		fmt.Fprintln(w, "\nErrors:")
 		for _, e := range rep.Errors {
 			fmt.Fprintln(w, "  "+firstLine(e))
+		}
+	}
+}
+
+// writeRounds prints, for each group, when each round began, what its
+// probe measured and the ratio of each target in it: a slow minute shows as
+// a high probe, and the ratios of that round beside it.
+func writeRounds(w io.Writer, rep *benchReport) {
+	if len(rep.Rounds) == 0 {
+		return
+	}
+	c := rep.Config
+	fmt.Fprintf(w, "\nRounds: each starts with a probe, the C index ring moving %d %d-byte messages (ns per message:\n", c.ProbeMessages, c.ProbeSize)
+	fmt.Fprintln(w, "how fast the machine is that minute), then runs each row of its group once; below, each target's ratio in it")
+	var groups []string
+	byGroup := map[string][]roundInfo{}
+	runs := 0
+	for _, ri := range rep.Rounds {
+		if _, ok := byGroup[ri.Group]; !ok {
+			groups = append(groups, ri.Group)
+		}
+		byGroup[ri.Group] = append(byGroup[ri.Group], ri)
+		runs = max(runs, len(byGroup[ri.Group]))
+	}
+	lw := len("  probe, ns/msg")
+	for _, t := range rep.Targets {
+		if t.Group != "" {
+			lw = max(lw, 4+len(t.Key))
+		}
+	}
+	for _, g := range groups {
+		lw = max(lw, len(g))
+	}
+	const cw = 9
+	fmt.Fprintf(w, "%-*s", lw, "")
+	for i := 1; i <= runs; i++ {
+		fmt.Fprintf(w, "%*s", cw, fmt.Sprintf("round %d", i))
+	}
+	fmt.Fprintln(w)
+	row := func(label string, cells []string) {
+		line := fmt.Sprintf("%-*s", lw, label)
+		for _, s := range cells {
+			line += fmt.Sprintf("%*s", cw, s)
+		}
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+	}
+	for _, g := range groups {
+		rs := byGroup[g]
+		at, probe := make([]string, len(rs)), make([]string, len(rs))
+		for i, ri := range rs {
+			at[i] = fmtSeconds(time.Duration(ri.AtNs))
+			probe[i] = fmtSig(float64(ri.Probe))
+		}
+		row(g, nil)
+		row("  starts at", at)
+		row("  probe, ns/msg", probe)
+		for _, t := range rep.Targets {
+			if t.Group != g || len(t.Rounds) == 0 {
+				continue
+			}
+			cells := make([]string, len(t.Rounds))
+			for i, v := range t.Rounds {
+				cells[i] = fmtRatio(v)
+			}
+			row("    "+t.Key, cells)
 		}
 	}
 }
@@ -385,11 +527,26 @@ func shortName(rep *benchReport, key string) string {
 				return "pipe"
 			case "pipe-bufio":
 				return "pipe+bufio"
+			case "c-index":
+				return "C index"
+			case "c-index-batch":
+				return fmt.Sprintf("C index/%d", rep.Config.Batch)
+			case "c-vyukov":
+				return "C Vyukov"
 			}
 			return r.Label
 		}
 	}
 	return key
+}
+
+// fmtSeconds formats a time since bench began: tenths of a second in the
+// first minutes, where a -quick run's rounds are a second apart.
+func fmtSeconds(d time.Duration) string {
+	if d < 100*time.Second {
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return fmt.Sprintf("%.0fs", d.Seconds())
 }
 
 func sizeName(size int) string {

@@ -3,6 +3,14 @@ package main
 // Statistics for bench: every figure bench prints is the median of several
 // runs, shown with the spread of those runs, so one run disturbed by another
 // process on a small machine moves the spread, not the figure.
+//
+// A comparison of two rows is never the ratio of their medians. The host
+// moves this machine's vCPUs around: the same C binary runs 1.9 ns per
+// message in one minute and 15 ns in the next, which moves every row of
+// that minute alike. So bench runs the rows in rounds, each round running
+// every row once, back to back; a ratio is taken within each round, and a
+// target is the median of those per-round ratios, with their min–max as
+// its spread.
 
 import (
 	"encoding/json"
@@ -71,19 +79,83 @@ func (s summary) scale(f float64) summary {
 	return summary{Median: s.Median * f, Min: s.Min * f, Max: s.Max * f, N: s.N}
 }
 
-// pairedRatio summarizes the run-by-run ratios a[i]/b[i] of two figures
-// measured in the same rounds: a round disturbed by another process
-// disturbs both sides of its ratio alike. Runs missing on either side are
-// skipped.
-func pairedRatio(a, b []float64) summary {
+// roundRatios returns a[i]/b[i] for each round i of two figures measured
+// in the same rounds: NaN for a round where either side has no figure (a
+// failed run) or b is zero. A round disturbed by another process disturbs
+// both sides of its ratio alike.
+func roundRatios(a, b []float64) []float64 {
 	n := min(len(a), len(b))
-	r := make([]float64, 0, n)
+	r := make([]float64, n)
 	for i := 0; i < n; i++ {
+		r[i] = math.NaN()
 		if b[i] != 0 && !math.IsNaN(a[i]) && !math.IsNaN(b[i]) {
-			r = append(r, a[i]/b[i])
+			r[i] = a[i] / b[i]
 		}
 	}
-	return summarize(r)
+	return r
+}
+
+// pairedRatio summarizes the per-round ratios a[i]/b[i]: their median and
+// their spread (min–max). Rounds missing on either side are left out.
+func pairedRatio(a, b []float64) summary {
+	return summarize(roundRatios(a, b))
+}
+
+// roundOrder returns the order in which round (from 0) runs the rows whose
+// indexes order lists: as listed in even rounds, reversed in odd ones. Rows
+// next to each other in order stay next to each other in every round, and
+// of two such rows each runs first in half of the rounds, so neither gains
+// from always following the other (warm caches, a calmer minute).
+func roundOrder(order []int, round int) []int {
+	o := slices.Clone(order)
+	if round%2 == 1 {
+		slices.Reverse(o)
+	}
+	return o
+}
+
+// figures is a list of per-round values whose NaN (no figure in that
+// round) is null in JSON.
+type figures []float64
+
+func (f figures) MarshalJSON() ([]byte, error) {
+	v := make([]*float64, len(f))
+	for i, x := range f {
+		v[i] = jsonFloat(x)
+	}
+	return json.Marshal(v)
+}
+
+func (f *figures) UnmarshalJSON(b []byte) error {
+	var v []*float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*f = make(figures, len(v))
+	for i, p := range v {
+		(*f)[i] = math.NaN()
+		if p != nil {
+			(*f)[i] = *p
+		}
+	}
+	return nil
+}
+
+// jsonNumber is a float64 whose NaN (not measured) is null in JSON.
+type jsonNumber float64
+
+func (x jsonNumber) MarshalJSON() ([]byte, error) { return json.Marshal(jsonFloat(float64(x))) }
+
+func (x *jsonNumber) UnmarshalJSON(b []byte) error {
+	var p *float64
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*x = jsonNumber(math.NaN())
+	if p != nil {
+		*x = jsonNumber(*p)
+	}
+	return nil
 }
 
 // MarshalJSON writes a figure that could not be measured (NaN) as null.
