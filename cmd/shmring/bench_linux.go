@@ -27,6 +27,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -75,7 +76,7 @@ instead of the table.`,
 		fs.StringVar(&f.cpus, "cpus", "", "CPUs for producer and consumer processes, e.g. 2,3 or \"none\" (default: the first two this process may use; none if it may use one)")
 		fs.IntVar(&f.n, "n", 0, "messages per throughput run and round trips per latency run (default: sized by -duration)")
 		fs.DurationVar(&f.duration, "duration", 0, "target length of one run (default 200ms, 50ms with -quick)")
-		fs.IntVar(&f.runs, "runs", 0, "runs per figure: `N` rounds, each running every row once (default 5, 3 with -quick)")
+		fs.Var(&f.runs, "runs", "runs per figure: `N` rounds, each running every row once; at least 1 (default 5, 3 with -quick)")
 		fs.StringVar(&f.sizes, "sizes", "8,64,1024,16384", "message sizes in bytes, at least 8")
 		fs.DurationVar(&f.idle, "idle", 0, "how long the idle consumer is watched (default 2s, 1s with -quick)")
 		fs.IntVar(&f.capacity, "capacity", 4096, "ring capacity in slots (and Go channel buffer)")
@@ -89,9 +90,33 @@ type benchFlags struct {
 	quick, json     bool
 	cpus, sizes     string
 	report          string
-	n, runs         int
+	n               int
+	runs            benchOptInt
 	capacity, batch int
 	duration, idle  time.Duration
+}
+
+// benchOptInt is an int flag that knows whether it was given, so that an
+// explicit -runs 0 is refused rather than taken for "the default".
+type benchOptInt struct {
+	v   int
+	set bool
+}
+
+func (o *benchOptInt) String() string {
+	if o == nil || !o.set {
+		return ""
+	}
+	return strconv.Itoa(o.v)
+}
+
+func (o *benchOptInt) Set(s string) error {
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return errors.New("not a whole number")
+	}
+	o.v, o.set = v, true
+	return nil
 }
 
 func init() {
@@ -290,8 +315,8 @@ func resolveBench(f *benchFlags) (*benchConfig, error) {
 	if f.quick {
 		cfg.runs, cfg.duration, cfg.idle, cfg.rttMax, cfg.gapSamples = 3, 50*time.Millisecond, time.Second, 20_000, 100
 	}
-	if f.runs != 0 {
-		cfg.runs = f.runs
+	if f.runs.set {
+		cfg.runs = f.runs.v
 	}
 	if f.duration != 0 {
 		cfg.duration = f.duration
@@ -320,6 +345,9 @@ func resolveBench(f *benchFlags) (*benchConfig, error) {
 			return nil, fmt.Errorf("-sizes: bad size %q (want 8 to 16777216 bytes)", s)
 		}
 		cfg.sizes = append(cfg.sizes, n)
+	}
+	if err := checkBenchMemory(cfg); err != nil {
+		return nil, err
 	}
 	switch f.cpus {
 	case "":

@@ -246,6 +246,13 @@ func TestMeets(t *testing.T) {
 	}
 }
 
+func TestSaturating(t *testing.T) {
+	assert.Equal(t, uint64(7), satAdd(3, 4))
+	assert.Equal(t, uint64(math.MaxUint64), satAdd(math.MaxUint64, 1))
+	assert.Equal(t, uint64(12), satMul(3, 4))
+	assert.Equal(t, uint64(math.MaxUint64), satMul(1<<40, 1<<30))
+}
+
 func TestParseCPUList(t *testing.T) {
 	for in, want := range map[string][]int{"0": {0}, "0,1": {0, 1}, "2-4": {2, 3, 4}, "1,4-5,1": {1, 4, 5}} {
 		got, err := parseCPUList(in)
@@ -266,18 +273,33 @@ func TestResolveBenchFlags(t *testing.T) {
 	var out, errb bytes.Buffer
 	assert.Equal(t, statusOK, run([]string{"bench", "-h"}, &out, &errb))
 	assert.Contains(t, out.String(), "-quick")
-	for _, bad := range [][]string{{"-runs", "-1"}, {"-n", "-5"}, {"-sizes", "4"}, {"-capacity", "1000"}, {"-cpus", "x"}, {"extra"}} {
+	for _, bad := range [][]string{
+		{"-runs", "-1"}, {"-runs", "0"}, {"-runs", "x"}, {"-n", "-5"}, {"-sizes", "4"}, {"-cpus", "x"}, {"extra"},
+		{"-capacity", "1000"},                // not a power of two
+		{"-capacity", "1073741824"},          // 2^30 slots of 16 KiB: terabytes
+		{"-capacity", "4611686018427387904"}, // beyond what a ring's layout holds
+	} {
 		errb.Reset()
 		assert.Equal(t, statusBadArgs, run(append([]string{"bench"}, bad...), &out, &errb), bad)
 		assert.Contains(t, errb.String(), "usage:", bad)
+		assert.Contains(t, errb.String(), bad[0], bad)
 	}
+	errb.Reset()
+	run([]string{"bench", "-capacity", "1073741824"}, &out, &errb)
+	assert.Contains(t, errb.String(), "the 16 KiB rows need", "names the rows and the memory")
+
+	need, which, err := benchMemoryNeed(&benchConfig{capacity: 4096, sizes: []int{8, 16384}, batch: 32})
+	require.NoError(t, err)
+	assert.Equal(t, "16 KiB", which)
+	assert.Greater(t, need, uint64(5*4096*16384), "five rings of 4096 16 KiB slots, and more")
+	assert.Less(t, need, uint64(1<<30))
 	f := &benchFlags{quick: true, sizes: "8,64", capacity: 4096, batch: 32, cpus: "none"}
 	cfg, err := resolveBench(f)
 	require.NoError(t, err)
 	assert.Equal(t, 3, cfg.runs)
 	assert.Equal(t, []int{8, 64}, cfg.sizes)
 	assert.Empty(t, cfg.cpus)
-	f.runs = 7
+	f.runs = benchOptInt{v: 7, set: true}
 	cfg, err = resolveBench(f)
 	require.NoError(t, err)
 	assert.Equal(t, 7, cfg.runs, "-runs wins over -quick")
@@ -425,6 +447,24 @@ func TestReportAgainstIndexRing(t *testing.T) {
 	again, err := json.Marshal(&back)
 	require.NoError(t, err)
 	assert.JSONEq(t, string(js), string(again), "the JSON report reads back as written (NaN as null)")
+}
+
+// One of a thing is one: "1 run", not "1 runs".
+func TestReportGrammar(t *testing.T) {
+	cfg := &benchConfig{runs: 1, n: 1, duration: 1, sizes: []int{8}, capacity: 2, batch: 32, gap: 1}
+	rep := &benchReport{Machine: machineInfo{CPU: "Test CPU", Cores: 1}, Config: reportConfigOf(cfg),
+		Idle: idleResult{Available: true, CPUNs: 1e6, WallNs: 2e9, CPUPct: 0.05, Switches: 1}}
+	buildReport(rep, cfg, nil)
+	var b bytes.Buffer
+	writeReport(&b, rep)
+	s := b.String()
+	for _, want := range []string{"1 core,", "rings of 2 slots", "each figure from 1 run (1 message per run)", "slept 1 time)"} {
+		assert.Contains(t, s, want)
+	}
+	assert.NotRegexp(t, `\b1 [a-z]+s\b`, s)
+	assert.Equal(t, "2 producers", benchCount(2, "producer"))
+	assert.Equal(t, "1 consumer", benchCount(1, "consumer"))
+	assert.Equal(t, "0 rounds", benchCount(0, "round"))
 }
 
 type errTest struct{}

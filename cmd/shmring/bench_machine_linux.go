@@ -1,10 +1,13 @@
 package main
 
-// The machine bench runs on: the header line, and pinning processes to CPUs.
+// The machine bench runs on: the header line, pinning processes to CPUs,
+// and whether it has the memory a configuration needs.
 
 import (
 	"bufio"
 	"fmt"
+	"math"
+	"math/bits"
 	"os"
 	"runtime"
 	"strconv"
@@ -12,6 +15,8 @@ import (
 	_ "unsafe" // for go:linkname
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shmring/shmring/ring"
 )
 
 // nanotime is the runtime's monotonic clock: CLOCK_MONOTONIC through the
@@ -236,4 +241,112 @@ func otherLoad(a, b cpuUse) (other, steal float64) {
 	other = 100 * max(busyNs-float64(b.ours-a.ours), 0) / totalNs
 	steal = 100 * float64(b.steal-a.steal) / total
 	return other, steal
+}
+
+// checkBenchMemory refuses a configuration whose rows need more memory at
+// once than this machine has available: a group's cells all start before
+// its first round, so its rings, channel buffers and memcpy areas are
+// mapped together, with a C reference's ring beside them during its runs.
+// Without this, -capacity 1048576 would run the machine out of memory (a
+// memfd's pages are RAM) instead of saying so.
+func checkBenchMemory(cfg *benchConfig) error {
+	need, which, err := benchMemoryNeed(cfg)
+	if err != nil {
+		return err
+	}
+	avail, err := memAvailable()
+	if err != nil {
+		return nil // cannot tell; the rings' own checks still apply
+	}
+	if need > avail {
+		return fmt.Errorf("-capacity %d: the %s rows need %s of memory at once (rings, channel buffers, memcpy areas), more than the %s available (MemAvailable)",
+			cfg.capacity, which, humanBytes(int64(min(need, math.MaxInt64))), humanBytes(int64(min(avail, math.MaxInt64))))
+	}
+	return nil
+}
+
+// benchMemoryNeed returns the most memory any one group of rows holds at
+// once, and the group's name.
+func benchMemoryNeed(cfg *benchConfig) (uint64, string, error) {
+	capacity := uint64(cfg.capacity)
+	ringSize := func(kind ring.Kind, slot int) (uint64, error) {
+		n, err := ring.Size(ring.Config{Kind: kind, Capacity: cfg.capacity, SlotSize: slot})
+		if err != nil {
+			return 0, fmt.Errorf("-capacity %d with %d-byte messages: %w", cfg.capacity, slot, err)
+		}
+		return uint64(n), nil
+	}
+	var worst uint64
+	which := ""
+	for _, size := range cfg.sizes {
+		s := uint64(size)
+		// The largest C ring: Vyukov cells and v1 slots add at most 64
+		// bytes of header to a message, the index ring none.
+		need := satAdd(satMul(capacity, s+64), 4096)
+		for _, row := range throughputRows(cfg) {
+			if !row.hasSize(size) {
+				continue
+			}
+			switch row.mode {
+			case "ring":
+				n, err := ringSize(row.kind, size)
+				if err != nil {
+					return 0, "", err
+				}
+				need = satAdd(need, n)
+			case "chan": // a pool of capacity+2 buffers, and the channel's slice headers
+				need = satAdd(need, satAdd(satMul(capacity+2, s), satMul(capacity, 24)))
+			case "memcpy": // a source and a destination area
+				need = satAdd(need, satMul(2*capacity, s))
+			}
+		}
+		if need > worst {
+			worst, which = need, sizeName(size)
+		}
+	}
+	n, err := ringSize(ring.SPSC, 8) // the round trips: a ping ring and a pong ring per row
+	if err != nil {
+		return 0, "", err
+	}
+	if lat := satMul(n, 2*uint64(len(latencyRows(cfg)))); lat > worst {
+		worst, which = lat, groupRoundTrips
+	}
+	return worst, which, nil
+}
+
+func satAdd(a, b uint64) uint64 {
+	s, carry := bits.Add64(a, b, 0)
+	if carry != 0 {
+		return math.MaxUint64
+	}
+	return s
+}
+
+func satMul(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	if hi != 0 {
+		return math.MaxUint64
+	}
+	return lo
+}
+
+// memAvailable returns the memory the kernel estimates can be allocated
+// without swapping (MemAvailable of /proc/meminfo), or, without that line,
+// the free RAM sysinfo reports.
+func memAvailable() (uint64, error) {
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+				kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				if err == nil {
+					return satMul(kb, 1024), nil
+				}
+			}
+		}
+	}
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return 0, os.NewSyscallError("sysinfo", err)
+	}
+	return satMul(uint64(si.Freeram), uint64(si.Unit)), nil
 }

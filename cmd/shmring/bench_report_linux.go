@@ -328,16 +328,20 @@ func (rep *benchReport) targets() []target {
 // writeReport prints the report as the tables a person reads.
 func writeReport(w io.Writer, rep *benchReport) {
 	m, c := rep.Machine, rep.Config
-	fmt.Fprintf(w, "shmring bench: %s, %d cores, %s %s/%s, kernel %s\n", m.CPU, m.Cores, m.Go, m.GOOS, m.GOARCH, m.Kernel)
+	fmt.Fprintf(w, "shmring bench: %s, %s, %s %s/%s, kernel %s\n", m.CPU, benchCount(m.Cores, "core"), m.Go, m.GOOS, m.GOARCH, m.Kernel)
 	pin := "not pinned"
 	if len(c.CPUs) > 0 {
 		pin = fmt.Sprintf("producers on CPU %d, consumers on CPU %d", c.CPUs[0], c.CPUs[1%len(c.CPUs)])
 	}
 	size := fmt.Sprintf("runs of ~%v", time.Duration(c.DurationNs))
 	if c.FixedN > 0 {
-		size = fmt.Sprintf("%d messages per run", c.FixedN)
+		size = benchCount(c.FixedN, "message") + " per run"
 	}
-	fmt.Fprintf(w, "%s; rings of %d slots; each figure the median of %d interleaved runs (%s), min–max of the runs\n", pin, c.Capacity, c.Runs, size)
+	each := fmt.Sprintf("each figure the median of %d interleaved runs (%s), min–max of the runs", c.Runs, size)
+	if c.Runs == 1 {
+		each = fmt.Sprintf("each figure from 1 run (%s)", size)
+	}
+	fmt.Fprintf(w, "%s; rings of %s; %s\n", pin, benchCount(c.Capacity, "slot"), each)
 	if m.OtherLoad >= 2 || m.Steal >= 2 {
 		fmt.Fprintf(w, "While it ran, other processes used %.0f%% of the CPUs' time and the hypervisor stole %.0f%%: the figures are noisier than on an idle machine.\n", m.OtherLoad, m.Steal)
 	}
@@ -408,8 +412,8 @@ func writeReport(w io.Writer, rep *benchReport) {
 	}
 
 	if rep.Idle.Available {
-		fmt.Fprintf(w, "\nIdle: a consumer blocked in Pop on an empty ring for %v used %.3f%% of one core\n(%v of CPU, getrusage; its threads slept %d times).\n",
-			time.Duration(rep.Idle.WallNs).Round(time.Millisecond), rep.Idle.CPUPct, time.Duration(rep.Idle.CPUNs).Round(time.Microsecond), rep.Idle.Switches)
+		fmt.Fprintf(w, "\nIdle: a consumer blocked in Pop on an empty ring for %v used %.3f%% of one core\n(%v of CPU, getrusage; its threads slept %s).\n",
+			time.Duration(rep.Idle.WallNs).Round(time.Millisecond), rep.Idle.CPUPct, time.Duration(rep.Idle.CPUNs).Round(time.Microsecond), benchCount(int(rep.Idle.Switches), "time"))
 	}
 
 	writeRounds(w, rep)
@@ -547,6 +551,14 @@ func fmtSeconds(d time.Duration) string {
 		return fmt.Sprintf("%.1fs", d.Seconds())
 	}
 	return fmt.Sprintf("%.0fs", d.Seconds())
+}
+
+// benchCount is "1 run" or "n runs".
+func benchCount(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func sizeName(size int) string {
