@@ -1,7 +1,9 @@
 // Command chart draws the throughput of `shmring bench -json` by message
 // size, one line per transport, on log scales, with the spread of the runs
-// as error bars. It lives in its own module so that the plotting library
-// stays out of shmring's dependencies.
+// as error bars: shmring's rows solid, the others (sockets, pipes, the
+// channel, memcpy, the C index ring that the targets compare with) dashed,
+// and the legend beside the plot, clear of the lines. It lives in its own
+// module so that the plotting library stays out of shmring's dependencies.
 //
 //	go run ./cmd/shmring bench -json > docs/bench.json
 //	cd tools/chart && go run . -in ../../docs/bench.json -out ../../docs/bench.svg,../../docs/bench.png
@@ -15,6 +17,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -49,7 +52,7 @@ type report struct {
 }
 
 // defaultRows are the transports drawn unless -rows says otherwise.
-const defaultRows = "spsc,spsc-batch,mpmc,unix,unix-bufio,pipe,pipe-bufio,chan,memcpy"
+const defaultRows = "spsc,spsc-batch,mpmc,c-index,unix,unix-bufio,pipe,pipe-bufio,chan,memcpy"
 
 func main() {
 	in := flag.String("in", "-", "shmring bench -json output (- for stdin)")
@@ -76,29 +79,69 @@ func run(in string, outs, keys []string) error {
 	if err := json.NewDecoder(r).Decode(&rep); err != nil {
 		return fmt.Errorf("read %s: %w", in, err)
 	}
-	p, err := draw1(&rep, keys)
+	p, leg, err := draw1(&rep, keys)
 	if err != nil {
 		return err
 	}
 	for _, o := range outs {
-		if err := p.Save(9*vg.Inch, 6*vg.Inch, strings.TrimSpace(o)); err != nil {
+		if err := save(p, leg, 12*vg.Inch, 6*vg.Inch, strings.TrimSpace(o)); err != nil {
 			return fmt.Errorf("write %s: %w", o, err)
 		}
 	}
 	return nil
 }
 
-func draw1(rep *report, keys []string) (*plot.Plot, error) {
+// save draws the plot on the left of a w×h canvas and the legend on its
+// right, top-aligned with the plotting area, so that no line runs under
+// the legend; the file's extension picks the format.
+func save(p *plot.Plot, leg plot.Legend, w, h vg.Length, file string) error {
+	format := strings.TrimPrefix(strings.ToLower(filepath.Ext(file)), ".")
+	c, err := draw.NewFormattedCanvas(w, h, format)
+	if err != nil {
+		return err
+	}
+	dc := draw.New(c)
+	pad := vg.Points(12)
+	lw := leg.Rectangle(dc).Size().X + 2*pad
+	// gonum reserves room for the Y axis label as if it sat at the linear
+	// midpoint of the axis, which on a log axis is near the top: the
+	// plotting area would start well below the title. So the label is
+	// left out of p.Draw and drawn here, where gonum would draw it.
+	label := p.Y.Label
+	p.Y.Label.Text = ""
+	defer func() { p.Y.Label.Text = label.Text }()
+	lh := label.TextStyle.Height(label.Text)
+	pc := draw.Crop(dc, lh+label.Padding, -lw, 0, 0)
+	p.Draw(pc)
+	da := p.DataCanvas(pc)
+	sty := label.TextStyle
+	sty.Rotation += math.Pi / 2
+	dc.FillText(sty, vg.Point{X: dc.Min.X + lh - label.TextStyle.FontExtents().Descent, Y: da.Center().Y}, label.Text)
+	leg.Draw(draw.Crop(dc, w-lw+pad, 0, 0, da.Max.Y-dc.Max.Y)) // its first line level with the plotting area's top
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := c.WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func draw1(rep *report, keys []string) (*plot.Plot, plot.Legend, error) {
 	p := plot.New()
+	leg := plot.NewLegend()
 	m := rep.Machine
-	p.Title.Text = fmt.Sprintf("shmring bench: throughput between two processes\n%s, %d cores, %s, kernel %s; median of %d runs, bars min–max",
+	p.Title.Text = fmt.Sprintf("shmring bench: throughput between two processes\n%s, %d cores, %s, kernel %s; median of %d rounds, bars min–max",
 		m.CPU, m.Cores, m.Go, m.Kernel, rep.Config.Runs)
 	p.X.Label.Text = "message size (bytes)"
 	p.Y.Label.Text = "MB/s of payload (10^6 bytes/s)"
 	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	p.Legend.Top, p.Legend.Left = true, true
-	p.Legend.TextStyle.Font.Size = vg.Points(9)
+	leg.Top, leg.Left = true, true
+	leg.TextStyle.Font.Size = vg.Points(9)
+	leg.Padding = vg.Points(3)
 	p.Add(plotter.NewGrid())
 
 	sizes := map[int]bool{}
@@ -131,28 +174,35 @@ func draw1(rep *report, keys []string) (*plot.Plot, error) {
 		sort.Sort(bySize{pts, errs})
 		line, points, err := plotterLinePoints(pts)
 		if err != nil {
-			return nil, err
+			return nil, leg, err
 		}
 		c := palette[i%len(palette)]
-		line.Color, points.Color = c, c
 		line.Width = vg.Points(2)
 		points.Shape = draw.CircleGlyph{}
-		if group != "shmring" {
+		switch group {
+		case "shmring":
+		case "c": // the references the targets compare with: black, long dashes
+			c = color.Black
+			line.Dashes = []vg.Length{vg.Points(9), vg.Points(3)}
+			line.Width = vg.Points(1.6)
+			points.Shape = draw.SquareGlyph{}
+		default:
 			line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 			line.Width = vg.Points(1.2)
 			points.Shape = draw.TriangleGlyph{}
 		}
+		line.Color, points.Color = c, c
 		bars, err := plotter.NewYErrorBars(errorPoints{pts, errs})
 		if err != nil {
-			return nil, err
+			return nil, leg, err
 		}
 		bars.Color = c
 		p.Add(line, points, bars)
-		p.Legend.Add(label, line, points)
+		leg.Add(label, line, points)
 		drawn++
 	}
 	if drawn == 0 {
-		return nil, fmt.Errorf("none of the rows %v in the report", keys)
+		return nil, leg, fmt.Errorf("none of the rows %v in the report", keys)
 	}
 	var ticks []plot.Tick
 	for s := range sizes {
@@ -163,9 +213,10 @@ func draw1(rep *report, keys []string) (*plot.Plot, error) {
 	if len(ticks) > 0 {
 		p.X.Min, p.X.Max = ticks[0].Value/1.5, ticks[len(ticks)-1].Value*1.5
 	}
-	// Room above the lines for the legend, which sits top left.
-	p.Y.Min, p.Y.Max = ymin/2, ymax*math.Pow(ymax/ymin*2, 0.3)
-	return p, nil
+	// Whole decades: LogTicks labels the powers of ten around the range,
+	// and a label beyond it would push the plotting area down.
+	p.Y.Min, p.Y.Max = math.Pow(10, math.Floor(math.Log10(ymin))), math.Pow(10, math.Ceil(math.Log10(ymax)))
+	return p, leg, nil
 }
 
 func plotterLinePoints(xys plotter.XYs) (*plotter.Line, *plotter.Scatter, error) {
@@ -196,7 +247,6 @@ var palette = []color.Color{
 	color.RGBA{230, 159, 0, 255},   // orange
 	color.RGBA{86, 180, 233, 255},  // sky
 	color.RGBA{120, 120, 120, 255}, // grey
-	color.RGBA{0, 0, 0, 255},       // black
 	color.RGBA{170, 68, 0, 255},    // brown
 	color.RGBA{90, 90, 200, 255},   // indigo
 }
