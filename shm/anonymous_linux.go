@@ -23,7 +23,9 @@ const seals = unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_SEAL
 // and maps it shared read-write: a memfd (memfd_create), with every page
 // reserved, sealed against shrinking, growing and further seals. Other
 // processes get it through [Region.Share]; the kernel frees it when the last
-// process that maps it or holds its descriptor lets go, crash or not.
+// process that maps it or holds its descriptor lets go, crash or not. A
+// size larger than the memory there is room for (see "Sizes" in the package
+// documentation) is refused with an error matching [ErrTooBig].
 // Options: Populate, HugePages.
 func Anonymous(size int, opts ...Option) (*Region, error) {
 	const name = "memfd:" + memfdName
@@ -33,6 +35,11 @@ func Anonymous(size int, opts ...Option) (*Region, error) {
 	}
 	if size <= 0 {
 		return nil, &os.PathError{Op: "anonymous", Path: name, Err: invalid(fmt.Sprintf("size %d: a region needs at least one byte", size))}
+	}
+	// Reserving more than memory can hold would not fail: the kernel's OOM
+	// killer would kill a process instead, perhaps this one.
+	if err := checkMemory(size); err != nil {
+		return nil, &os.PathError{Op: "anonymous", Path: name, Err: err}
 	}
 	// MFD_CLOEXEC: a child gets the descriptor only through Share.
 	fd, err := unix.MemfdCreate(memfdName, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)

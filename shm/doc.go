@@ -106,6 +106,32 @@
 // Nothing can stop a process with write permission from truncating a
 // file-backed region: give such files to trusted processes only.
 //
+// # Sizes
+//
+// Reserving pages does not fail gracefully everywhere: fallocate on a file
+// system without room says ENOSPC, but on a memfd or a tmpfs file larger
+// than memory can hold it runs the kernel's OOM killer, which kills some
+// process (perhaps this one) instead of failing. So before they reserve
+// anything, Create and Anonymous compare the size with the room there is
+// and refuse a region that does not fit with an error matching [ErrTooBig]
+// that names both numbers:
+//
+//	create /dev/shm/x: size 1 EiB exceeds the 11.7 GiB free on its file system
+//	anonymous memfd:shmring: size 256 MiB exceeds the 63.1 MiB its memory cgroup /jobs/a has room for
+//
+// The room for a file is what its file system has free for unprivileged
+// users (statfs f_bavail, what df shows as available). The room in memory,
+// for Anonymous and for files on tmpfs and ramfs, is the smaller of what
+// the kernel counts as available (MemAvailable plus SwapFree in
+// /proc/meminfo; without it, sysinfo's total RAM and swap) and what the
+// process's memory cgroup, and each cgroup above it, has left under its
+// limit (cgroup v2 memory.max, or v1 memory.limit_in_bytes, minus the
+// working set: usage less inactive file pages). Swap a cgroup may use is
+// not counted. The check is a snapshot: memory that other processes take
+// between it and the reservation is not accounted for, and a file system
+// that reports no size (f_blocks 0) is left to fallocate. Other systems
+// check nothing (they do not reserve pages either).
+//
 // # Systems
 //
 // Linux has everything. Other Unix systems map file-backed regions, but

@@ -12,6 +12,12 @@ var (
 	ErrEmpty = errors.New("empty file: nothing to map")
 )
 
+// ErrTooBig: a region larger than what can back it, refused before any
+// page is reserved (see "Sizes" in the package documentation). The error
+// names the size and the room; it also matches syscall.ENOSPC (room on a
+// file system) or syscall.ENOMEM (memory).
+var ErrTooBig = errors.New("region is larger than what can back it")
+
 // wrapError has its own text yet matches err with errors.Is: for errors whose
 // kind is a standard sentinel (fs.ErrInvalid, errors.ErrUnsupported, ...) but
 // whose text must say what to do about it.

@@ -20,7 +20,9 @@ import (
 //
 // On Linux every page is reserved with fallocate before the file is mapped,
 // so that a file system without room for the region fails here with ENOSPC
-// instead of raising SIGBUS on a later store. Other systems only set the
+// instead of raising SIGBUS on a later store; before that, a size larger
+// than the file system has free, or on tmpfs larger than the memory there
+// is room for, is refused with an error matching [ErrTooBig]. Other systems only set the
 // file's size (ftruncate): their pages are not reserved, and a full file
 // system is found out by the first store into a page it cannot allocate.
 //
@@ -57,6 +59,9 @@ func prepare(fd int, path string, size int, o options) (*Region, error) {
 	// open applied the umask to the mode; set the mode the caller asked for.
 	if err := unix.Fchmod(fd, uint32(o.perm)); err != nil {
 		return nil, &os.PathError{Op: "fchmod", Path: path, Err: err}
+	}
+	if err := checkFileRoom(fd, size); err != nil {
+		return nil, &os.PathError{Op: "create", Path: path, Err: err}
 	}
 	if op, err := reserve(fd, size); err != nil {
 		return nil, &os.PathError{Op: op, Path: path, Err: err}
