@@ -274,6 +274,9 @@ func armFault(a args) int {
 	if s == "" {
 		return exitOK
 	}
+	if !faultinject.Enabled {
+		return usagef("arm=%q: this binary was built without the tag shmring_faults", s)
+	}
 	name, k, ok := strings.Cut(s, ":")
 	p, err := faultinject.Parse(name)
 	n, nerr := strconv.ParseInt(k, 10, 64)
@@ -1223,8 +1226,8 @@ const (
 
 // helperScribbler writes writes= random values, from seed=, into the
 // ring's region: into the header's dynamic words, the process records and
-// the slots' first words (sequence and length words: the slot header's
-// layout depends on the kind of ring, the stride is read from the header), and now and then (static=1) into
+// the slots' first words and the length words (where they are depends on
+// the kind of ring; the stride is read from the header), and now and then (static=1) into
 // the header's configuration, which attached handles never read again.
 // It pauses briefly every few writes so that the ring's users get on
 // between them. Reports writes=N.
@@ -1240,7 +1243,16 @@ func helperScribbler(a args) int {
 	// The slot stride, from the header (offset 24) before any damage: the
 	// slot header's size depends on the kind of ring.
 	stride := int(atomic.LoadUint32((*uint32)(unsafe.Add(base, 24))))
-	if capacity <= 0 || stride < slotSize+8 || 4096+capacity*stride > len(mem) {
+	// SPSC (kind 1, at offset 12): the message lengths from 4096, padded
+	// to 128 bytes, then the slots; MPMC: the slots from 4096, each with
+	// its length word at 16.
+	spsc := atomic.LoadUint32((*uint32)(unsafe.Add(base, 12))) == 1
+	dataAt, lenAt := 4096, func(i int) int { return 4096 + i*stride + 16 }
+	if spsc {
+		dataAt = 4096 + (capacity*4+127)&^127
+		lenAt = func(i int) int { return 4096 + 4*i }
+	}
+	if capacity <= 0 || stride < slotSize || dataAt+capacity*stride > len(mem) {
 		return usagef("capacity=%d slotsize=%d stride=%d do not fit the %d-byte region", capacity, slotSize, stride, len(mem))
 	}
 	rng := rand.New(rand.NewPCG(uint64(a.int("seed", 1)), 0x5c))
@@ -1296,10 +1308,10 @@ func helperScribbler(a args) int {
 			p := u64(offRecords + rng.IntN(4)*recordSize + 8*rng.IntN(4))
 			scribble64(p, value(atomic.LoadUint64(p)), i, false)
 		case k < 11:
-			p := u64(4096 + rng.IntN(capacity)*stride)
+			p := u64(dataAt + rng.IntN(capacity)*stride)
 			scribble64(p, value(atomic.LoadUint64(p)), i, false)
-		case k < 15: // the length word: at 4 (SPSC, after a 32-bit sequence word) or 8 (MPMC)
-			p := u32(4096 + rng.IntN(capacity)*stride + 4*(1+rng.IntN(2)))
+		case k < 15: // a length word
+			p := u32(lenAt(rng.IntN(capacity)))
 			lens := []uint32{0, uint32(slotSize), uint32(slotSize + 1), ^uint32(0), uint32(rng.IntN(2 * slotSize))}
 			old := atomic.LoadUint32(p)
 			atomic.StoreUint32(p, lens[rng.IntN(len(lens))])

@@ -36,6 +36,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +47,7 @@ import (
 	"time"
 
 	"github.com/shmring/shmring/internal/childtest"
+	"github.com/shmring/shmring/internal/faultinject"
 )
 
 // helperEnv names the helper a re-executed test binary runs.
@@ -65,7 +68,52 @@ func TestMain(m *testing.M) {
 	for name, h := range helpers {
 		run[name] = func() int { return runHelper(name, h) }
 	}
-	childtest.Main(m, helperEnv, run)
+	childtest.Main(m, helperEnv, run, func() {
+		if faultBin.dir != "" {
+			_ = os.RemoveAll(faultBin.dir)
+		}
+	})
+}
+
+// faultBin is this test package built with the tag shmring_faults, which
+// compiles the fault points into the ring's own functions, fast paths
+// included (see internal/faultinject). Every child process runs it: a child
+// that is not armed runs exactly the production code, and one that is dies
+// at the point it was armed for.
+var faultBin struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// childBinary returns the program child processes run: this test binary if
+// it was built with the fault points, else the faults build of it, made once.
+func childBinary(t testing.TB) string {
+	t.Helper()
+	if faultinject.Enabled {
+		return os.Args[0]
+	}
+	faultBin.once.Do(func() {
+		faultBin.dir, faultBin.err = os.MkdirTemp("", "shmring-faults-")
+		if faultBin.err != nil {
+			return
+		}
+		faultBin.path = filepath.Join(faultBin.dir, "shmring-faults.test")
+		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+		buildArgs := []string{"test", "-c", "-tags", "shmring_faults", "-o", faultBin.path}
+		if raceEnabled {
+			buildArgs = append(buildArgs, "-race")
+		}
+		cmd := exec.Command(goTool, append(buildArgs, ".")...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			faultBin.err = fmt.Errorf("go %s: %v\n%s", strings.Join(buildArgs, " "), err, out)
+		}
+	})
+	if faultBin.err != nil {
+		t.Fatalf("building the child processes' binary: %v", faultBin.err)
+	}
+	return faultBin.path
 }
 
 // runHelper runs helper h with the key=value arguments of this process.
@@ -210,7 +258,7 @@ func newChild(ctx context.Context, t testing.TB, name string, args ...string) *c
 		t.Fatalf("no helper %q", name)
 	}
 	argv := append([]string{"-test.run=^$", "--"}, args...)
-	cmd := exec.CommandContext(ctx, os.Args[0], argv...)
+	cmd := exec.CommandContext(ctx, childBinary(t), argv...)
 	cmd.Env = append(os.Environ(), helperEnv+"="+name, "GORACE="+childtest.NoRaceExitDelay())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = 10 * time.Second // a grandchild holding stdout must not hang Wait

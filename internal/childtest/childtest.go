@@ -16,8 +16,8 @@ import (
 
 // Main is the body of a TestMain: when the variable env names one of
 // helpers, it runs that helper and exits with its status; otherwise it runs
-// the tests.
-func Main(m *testing.M, env string, helpers map[string]func() int) {
+// the tests, then the cleanups.
+func Main(m *testing.M, env string, helpers map[string]func() int, cleanups ...func()) {
 	if name := os.Getenv(env); name != "" {
 		helper, ok := helpers[name]
 		if !ok {
@@ -31,7 +31,11 @@ func Main(m *testing.M, env string, helpers map[string]func() int) {
 		}
 		os.Exit(helper())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
+	os.Exit(code)
 }
 
 // Command returns a command that runs helper name in a child process, with
