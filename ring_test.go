@@ -756,8 +756,9 @@ func TestTypedAcrossProcesses(t *testing.T) {
 }
 
 // Offsets in a ring file, from the diagram in ring/layout.go: the header
-// words; the slots from byte 4096, each a sequence word (SPSC: u32, MPMC:
-// u64 followed by a u64 claim word) and then the message length (u32).
+// words; from byte 4096 an SPSC ring's message lengths (u32 each), an MPMC
+// ring's slots, each a sequence word (u64), a claim word (u64) and then the
+// message length (u32).
 const (
 	offMagic      = 0
 	offVersion    = 8
@@ -766,7 +767,7 @@ const (
 	offDataOffset = 32
 	offTotalSize  = 40
 	offSlot0      = 4096
-	spscSlotLenAt = 4
+	spscSlotLenAt = 0
 	mpmcSlotLenAt = 16
 )
 
@@ -786,7 +787,8 @@ func TestCorruptRingFromAnotherProcess(t *testing.T) {
 		onPop bool // the header stays valid: the damage shows when popping
 	}{
 		{"magic", ring.SPSC, offMagic, 8, 0x4b4e554a4b4e554a, ring.ErrIncompatible, false}, // "JUNKJUNK"
-		{"version", ring.SPSC, offVersion, 4, 2, ring.ErrIncompatible, false},
+		{"version", ring.SPSC, offVersion, 4, 3, ring.ErrIncompatible, false},
+		{"first layout", ring.SPSC, offVersion, 4, 1, ring.ErrIncompatible, false},
 		{"capacity not a power of two", ring.SPSC, offCapacity, 4, 1000, ring.ErrCorrupt, false},
 		{"capacity beyond the file", ring.MPMC, offCapacity, 4, 1 << 20, ring.ErrCorrupt, false},
 		{"capacity zero", ring.MPMC, offCapacity, 4, 0, ring.ErrCorrupt, false},

@@ -68,3 +68,20 @@ func (e *LayoutError) Unwrap() error { return e.Err }
 func corrupt(field string, value uint64, problem string) error {
 	return &LayoutError{Field: field, Value: value, Problem: problem, Err: ErrCorrupt}
 }
+
+// sentinelError is an error that says in one sentence what happened and
+// matches a sentinel with errors.Is, without repeating the sentinel's text:
+// "ring: producer role is held by pid 12", not "...: ring: role is held".
+type sentinelError struct {
+	msg string
+	err error
+}
+
+func (e *sentinelError) Error() string { return e.msg }
+func (e *sentinelError) Unwrap() error { return e.err }
+
+// wrap returns an error reading "ring: " and the formatted text, matching
+// sentinel.
+func wrap(sentinel error, format string, args ...any) error {
+	return &sentinelError{msg: "ring: " + fmt.Sprintf(format, args...), err: sentinel}
+}

@@ -252,10 +252,10 @@ func ExampleSize() {
 	_, err := ring.Size(ring.Config{Kind: ring.MPMC, Capacity: 1000, SlotSize: 64})
 	fmt.Println(err)
 	// Output:
-	// 20480 <nil>
-	// 1118208 <nil>
+	// 16384 <nil>
+	// 1032192 <nil>
 	// 8392704 <nil>
-	// ring: capacity 1000 is not a power of two: ring: invalid configuration
+	// ring: capacity 1000 is not a power of two
 }
 
 // OpenReadOnly is for inspectors: it maps the file read-only and the handle
@@ -304,5 +304,5 @@ func ExampleRing_TryPushBatch() {
 	defer r.Close()
 	n, err := r.TryPushBatch([][]byte{[]byte("ab"), []byte("toolong"), []byte("cd")})
 	fmt.Println(n, err)
-	// Output: 1 ring: message of 7 bytes, slot size 4: ring: message larger than the slot size
+	// Output: 1 ring: message of 7 bytes exceeds the slot size 4
 }

@@ -138,17 +138,21 @@ func FuzzCorrupt(f *testing.F) {
 					t.Fatalf("popped %d bytes", n)
 				}
 			case 2: // a header word
-				offs := []uintptr{offTail, offHead, offReleased, offClosed, offNotEmptyWait, offNotFullWait,
+				offs := []uintptr{offTail, offHead, offReserved, offClosed, offNotEmptyWait, offNotFullWait,
 					offRecords, offRecords + 8, offRecords + recordSize, offRecords + 2*recordSize}
 				*(*uint64)(unsafe.Pointer(&mem[offs[int(next())%len(offs)]])) = word()
-			case 3: // a slot's sequence word
+			case 3: // a slot's sequence word, or SPSC payload
 				if cfg.Kind == SPSC {
-					*slotSeq32(r.slot(uint64(next()))) = uint32(word())
+					*(*uint64)(r.slot(uint64(next()))) = word()
 				} else {
 					*slotSeq(r.slot(uint64(next()))) = word()
 				}
 			case 4: // a slot's length word
-				*r.slotLen(r.slot(uint64(next()))) = uint32(word())
+				if cfg.Kind == SPSC {
+					*r.spscLen(uint64(next())) = uint32(word())
+				} else {
+					*slotLen(r.slot(uint64(next()))) = uint32(word())
+				}
 			case 5:
 				_, err = r.TryPushBatch([][]byte{buf[:1], buf[:2]})
 			case 6:
@@ -175,14 +179,18 @@ func TestCorruptLength(t *testing.T) {
 		r, err := Format(mem, cfg)
 		require.NoError(t, err)
 		require.NoError(t, r.TryPush([]byte("hi")))
-		*r.slotLen(r.slot(0)) = 17
+		length := slotLen(r.slot(0))
+		if kind == SPSC {
+			length = r.spscLen(0)
+		}
+		*length = 17
 		buf := make([]byte, 64)
 		_, err = r.TryPop(buf)
 		assert.ErrorIs(t, err, ErrCorrupt, kind)
 		assert.Contains(t, err.Error(), "has length 17, above the slot size 16")
 		_, err = r.TryPopFunc(1, func([]byte) { t.Error("fn called on a corrupt message") })
 		assert.ErrorIs(t, err, ErrCorrupt)
-		*r.slotLen(r.slot(0)) = 2
+		*length = 2
 		n, err := r.TryPop(buf)
 		require.NoError(t, err)
 		assert.Equal(t, "hi", string(buf[:n]))

@@ -1,6 +1,6 @@
 package ring
 
-// This file is the binary layout of a ring, version 1, and nothing else:
+// This file is the binary layout of a ring, version 2, and nothing else:
 // the diagram, the offsets, the slot states, the validation of a header
 // written by someone else, and the accessors the algorithms use. It is the
 // only file of the package that turns shared memory into typed words.
@@ -15,7 +15,7 @@ package ring
 // |                    magic "SHMRING1" (u64)                     |  0  written last, atomically
 // |                                                               |
 // +---------------------------------------------------------------+
-// |                        version (u32) = 1                      |  8
+// |                        version (u32) = 2                      |  8
 // +---------------------------------------------------------------+
 // |                  kind (u32): 1 SPSC, 2 MPMC                   | 12
 // +---------------------------------------------------------------+
@@ -29,7 +29,7 @@ package ring
 // +---------------------------------------------------------------+
 // |                   data offset (u64) = 4096                    | 32
 // +---------------------------------------------------------------+
-// |        total size (u64) = data offset + capacity*stride       | 40
+// |  total size (u64) = data offset + SPSC lengths + capacity*stride| 40
 // +---------------------------------------------------------------+
 // |                      creator pid (u32)                        | 48
 // +---------------------------------------------------------------+
@@ -47,13 +47,15 @@ package ring
 // +===============================================================+       line nor its
 // |  not-empty futex word (u32): bumped to wake consumers         | 512  prefetched pair
 // +===============================================================+       is shared by two
-// |  not-empty waiters (u32): consumers asleep or about to sleep  | 640  hot words.
+// |  not-empty waiters (u64): bit i set while process record i    | 640  hot words.
+// |    has consumers asleep or about to sleep                     |
 // +===============================================================+
 // |  not-full futex word (u32): bumped to wake producers          | 768
 // +===============================================================+
-// |  not-full waiters (u32): producers asleep or about to sleep   | 896
+// |  not-full waiters (u64): bit i set while record i has         | 896
+// |    producers asleep or about to sleep                         |
 // +===============================================================+
-// |  released (u64): consumer position as released to producer    | 1024
+// |  reserved (u64)                                               | 1024
 // +===============================================================+
 // |  reserved                                                     | 1152
 // +===============================================================+
@@ -61,16 +63,20 @@ package ring
 // |    owner (u64)  = pid<<32 | handle token; 0 = free            |
 // |    start (u64)  = process start time, clock ticks since boot  |
 // |    pidns (u64)  = inode of the owner's pid namespace          |
-// |    roles (u32)  = 1 produces, 2 consumes                      |
-// |    sleepers (u32) = waiters of this owner counted in the      |
-// |      waiter words: consumers in the low 16 bits, producers    |
-// |      in the high 16                                           |
+// |    roles (u32)  = 1 produces, 2 consumes, 0x100 unfenced      |
+// |      (the process could not register for expedited global    |
+// |      membarriers: sleepers must not trust theirs)             |
+// |    sleepers (u32) = this owner's waiters: consumers in the    |
+// |      low 16 bits, producers in the high 16; its bit in a      |
+// |      waiter mask is set while its count is not zero           |
 // +===============================================================+
-// |  slot 0                                                       | 4096
-// |    SPSC: seq (u32) | length (u32) | payload                   |
+// |  SPSC: lengths: capacity x u32, padded to 128 bytes           | 4096
+// +- - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -+
+// |  slot 0                                                       | SPSC: 4096 + lengths
+// |    SPSC: payload only (stride: slot size rounded up to 8)     | MPMC: 4096
 // |    MPMC: seq (u64) | claim (u64) | length (u32) | reserved    |
 // |          (u32) | payload                                      |
-// |  slot 1 ...                                                   | 4096 + stride
+// |  slot 1 ...                                                   | + stride
 // +---------------------------------------------------------------+
 //
 // Who writes what:
@@ -81,43 +87,37 @@ package ring
 //     another one index outside the region.
 //   - shut down: Shutdown (any process); read by every push and by pops that
 //     find the ring empty.
-//   - tail: SPSC: the producer's position, stored every few dozen messages
-//     (nobody polls it); read by Len and by a producer that takes over a
-//     dead one's role, which step over the slots published after it.
+//   - tail: SPSC: the producer's position, stored (store-release) after
+//     every message it publishes: slots below it hold messages. The consumer
+//     reads it only when its cached copy says the ring is empty.
 //     MPMC: position<<8 | closed<<7 | lane, moved by producers' claims (CAS):
 //     positions below it are claimed, the last one by lane; Shutdown sets
 //     the closed bit.
-//   - head: SPSC: the consumer's position, after copying out each message;
-//     read by Len and by a consumer that takes over a dead one's role, never
-//     polled. MPMC: position<<8 | lane, moved by consumers' claims (CAS).
-//   - released: SPSC: the consumer, lazily: every few dozen messages and
-//     whenever it finds the ring empty. Slots below it are the producer's
-//     again. The producer reads it only when its cached copy says the ring
-//     is full. Storing it per message would make the line bounce between
-//     the cores once per message whenever the ring runs full; lazily, it
-//     moves once per few dozen. MPMC: unused (slots are released one by one
-//     in their sequence words).
+//   - head: SPSC: the consumer's position, stored (store-release) after
+//     copying out every message: slots below it are the producer's again
+//     at once (capacity is exact). The producer reads it only when its
+//     cached copy says the ring is full.
+//     MPMC: position<<8 | lane, moved by consumers' claims (CAS).
 //   - futex words: bumped by the side that makes progress, only when the
-//     matching waiter count is not zero; slept on by the other side.
-//   - waiter counts: incremented by a process before it sleeps, decremented
-//     after; read by the other side after every publication.
+//     matching waiter mask is not zero; slept on by the other side.
+//   - waiter masks: bit i is set (atomic OR) by a waiter of record i before
+//     it sleeps, after counting itself in the record; cleared by the last
+//     of the record's waiters to leave, or by whoever takes a dead owner's
+//     record over. Each bit has one record, so a process killed anywhere in
+//     between leaves nothing that a takeover cannot put right. Read by the
+//     other side after every publication.
 //   - process records: written by the process that claims them (SPSC:
 //     record 0 is the producer role, record 1 the consumer role; MPMC: one
 //     record per participating handle, its index is the lane in slot tags).
 //
-// SPSC slots. The slot header is 8 bytes, so that an 8-byte message takes
-// 16: four slots to a cache line, none straddling two. (With a 16-byte
-// header, 24-byte slots straddle lines, and the producer and the consumer
-// chasing each other move twice the lines; measured here, 21 against 8 ns
-// per message.) The 32-bit sequence word holds (p+1) mod 2^32 once the
-// message of position p is published, and 0 after Format. The only other
-// value a slot can hold is that of p-capacity, which differs, so equality
-// is enough: the producer is alone, its positions exact, and nothing in an
-// SPSC ring is compared after a wrap.
-//
-//	SPSC  (p+1-c) or 0 --producer: store-release--> (p+1)   (published)
-//	      (the consumer never writes a slot: it releases slots by moving
-//	      the released word)
+// SPSC slots hold the payload only, and the message lengths live in an
+// array of their own before them: an 8-byte message takes 8 bytes of slot,
+// eight to a cache line, and 4 of length, sixteen to a line, as in the index
+// ring of the C reference. Nothing in a slot is polled: the tail word says
+// which slots hold messages, so the consumer never waits on a line the
+// producer is still filling. Layout version 1 had a sequence word per slot
+// that the consumer polled; each line then crossed between the cores while
+// the producer was still writing it.
 //
 // MPMC slots. The 64-bit sequence word is turn<<8 | tag, where turn is the
 // ring position the slot currently serves, modulo 2^56 (it wraps after 2^56
@@ -159,7 +159,7 @@ import (
 const LayoutVersion = layoutVersion
 
 const (
-	layoutVersion = 1
+	layoutVersion = 2
 	// magic is "SHMRING1" in little-endian byte order.
 	magic = uint64(0x31474e49524d4853)
 
@@ -185,22 +185,28 @@ const (
 	offNotEmptyWait = 5 * lineStride
 	offNotFullSeq   = 6 * lineStride
 	offNotFullWait  = 7 * lineStride
-	offReleased     = 8 * lineStride
+	offReserved     = 8 * lineStride
 
 	offRecords     = 2048
 	recordSize     = 32
 	numRecords     = 64
 	headerSize     = 4096
 	dataOffset     = headerSize
-	spscSlotHeader = 8  // seq u32, length u32
 	mpmcSlotHeader = 24 // seq u64, claim u64, length u32, reserved u32
-	spscLenOffset  = 4
 	mpmcLenOffset  = 16
 	mpmcRecOffset  = 8
 
-	// Limits keep every product below 2^62 and every slot index in int.
+	// Limits keep every product below 2^62 and every slot index in int:
+	// capacity, slot size and stride fit their u32 header words, and
+	// the total its u64.
 	maxCapacity = 1 << 30
 	maxSlotSize = 1 << 30
+	// maxTotalSize bounds what Size accepts: 64 TiB, half the 47-bit
+	// user address space of amd64 and arm64, so that a mapping of it can
+	// exist beside the rest of a process. (The per-field limits alone
+	// allow an exbibyte.) What a region of a size below it needs, memory
+	// or disk, package shm checks when it makes the region.
+	maxTotalSize = 1 << 46
 
 	// SPSC roles live in these records.
 	recProducer = 0
@@ -208,6 +214,9 @@ const (
 
 	roleProduces = 1
 	roleConsumes = 2
+	// roleUnfenced: the owner could not register for expedited global
+	// membarriers, so a sleeper's membarrier does not order its stores.
+	roleUnfenced = 0x100
 )
 
 // Slot tags (the low byte of a slot's sequence word).
@@ -256,32 +265,16 @@ var (
 	_ [recordSize - unsafe.Sizeof(record{})]byte
 	_ [unsafe.Sizeof(record{}) - recordSize]byte
 	_ [headerSize - offRecords - numRecords*recordSize]byte
-	_ [offRecords - (offReleased + lineStride)]byte
+	_ [offRecords - (offReserved + lineStride)]byte
 )
 
-// slotHeader is the size of a slot's header for a kind of ring.
-func slotHeader(kind Kind) int {
-	if kind == SPSC {
-		return spscSlotHeader
-	}
-	return mpmcSlotHeader
-}
-
-// lenOffset is the offset of the length word in a slot.
-func lenOffset(kind Kind) uintptr {
-	if kind == SPSC {
-		return spscLenOffset
-	}
-	return mpmcLenOffset
-}
-
-// Slots are laid out so that none straddles two cache lines, and so that
-// the line a waiting consumer polls is not the one the producer is filling:
+// MPMC slots are laid out so that none straddles two cache lines, and so
+// that the line a waiting consumer polls is not the one the producer is
+// filling:
 //
 //   - compact, when the header and the payload (rounded up to 8 bytes) fit in
 //     a cache line: the payload follows the header, and the stride is that
-//     size rounded up to a power of two (an 8-byte SPSC message takes 16
-//     bytes, four to a line; an 8-byte MPMC message 32);
+//     size rounded up to a power of two (an 8-byte message takes 32 bytes);
 //   - split, otherwise: the header alone in the slot's first cache line, the
 //     payload from the second, the stride a whole number of lines. The
 //     producer fills payload lines nobody reads yet, then stores length and
@@ -290,16 +283,20 @@ func lenOffset(kind Kind) uintptr {
 //     write (64-byte messages, in C, interleaved runs here: 20 against 40 ns
 //     per message with the header in the payload's first line).
 //
+// SPSC slots are the payload alone, rounded up to 8 bytes.
+//
 // Every sequence word is aligned for atomics and every payload for 8-byte
 // words, on every architecture.
 func slotLayout(kind Kind, slotSize int) (stride, payload int) {
-	hdr := slotHeader(kind)
-	if compact := hdr + (slotSize+7)&^7; compact <= cacheLine {
+	if kind == SPSC {
+		return (slotSize + 7) &^ 7, 0
+	}
+	if compact := mpmcSlotHeader + (slotSize+7)&^7; compact <= cacheLine {
 		p := 16
 		for p < compact {
 			p *= 2
 		}
-		return p, hdr
+		return p, mpmcSlotHeader
 	}
 	return cacheLine + (slotSize+cacheLine-1)&^(cacheLine-1), cacheLine
 }
@@ -318,15 +315,30 @@ func stride(kind Kind, slotSize int) int {
 	return st
 }
 
+// lengthsSize is the size of an SPSC ring's length array: a u32 per slot,
+// padded to a line stride so that the slots start on one.
+func lengthsSize(kind Kind, capacity uint64) uint64 {
+	if kind != SPSC {
+		return 0
+	}
+	return (capacity*4 + lineStride - 1) &^ (lineStride - 1)
+}
+
+// dataSize is the size of everything after the header: the SPSC length
+// array and the slots.
+func dataSize(kind Kind, capacity, slotSize uint64) uint64 {
+	return lengthsSize(kind, capacity) + capacity*uint64(stride(kind, int(slotSize)))
+}
+
 // layout is a validated view of a ring's memory. Its fields are copies taken
 // at Attach; the algorithms never re-read them from shared memory.
 type layout struct {
 	base     unsafe.Pointer // first byte of the region
 	data     unsafe.Pointer // slot 0
 	stride   uintptr
-	hdr      uintptr // the payload's offset in a slot
-	lenOff   uintptr // the length word's offset in a slot
-	mask     uint64  // capacity - 1
+	hdr      uintptr        // the payload's offset in a slot
+	lens     unsafe.Pointer // SPSC: the length array
+	mask     uint64         // capacity - 1
 	capacity uint64
 	slotSize int
 	cfg      Config
@@ -339,10 +351,9 @@ func (l *layout) closedWord() *uint32   { return l.u32(offClosed) }
 func (l *layout) tail() *uint64         { return l.u64(offTail) }
 func (l *layout) head() *uint64         { return l.u64(offHead) }
 func (l *layout) notEmptySeq() *uint32  { return l.u32(offNotEmptySeq) }
-func (l *layout) notEmptyWait() *uint32 { return l.u32(offNotEmptyWait) }
+func (l *layout) notEmptyWait() *uint64 { return l.u64(offNotEmptyWait) }
 func (l *layout) notFullSeq() *uint32   { return l.u32(offNotFullSeq) }
-func (l *layout) notFullWait() *uint32  { return l.u32(offNotFullWait) }
-func (l *layout) released() *uint64     { return l.u64(offReleased) }
+func (l *layout) notFullWait() *uint64  { return l.u64(offNotFullWait) }
 
 // record returns process record i; i must be below numRecords.
 func (l *layout) record(i int) *record {
@@ -355,17 +366,17 @@ func (l *layout) slot(pos uint64) unsafe.Pointer {
 	return unsafe.Add(l.data, uintptr(pos&l.mask)*l.stride)
 }
 
-// slotSeq is an MPMC slot's sequence word, slotRec its claim word;
-// slotSeq32 is an SPSC slot's sequence word.
-func slotSeq(s unsafe.Pointer) *uint64   { return (*uint64)(s) }
-func slotRec(s unsafe.Pointer) *uint64   { return (*uint64)(unsafe.Add(s, mpmcRecOffset)) }
-func slotSeq32(s unsafe.Pointer) *uint32 { return (*uint32)(s) }
+// slotSeq is an MPMC slot's sequence word, slotRec its claim word.
+func slotSeq(s unsafe.Pointer) *uint64 { return (*uint64)(s) }
+func slotRec(s unsafe.Pointer) *uint64 { return (*uint64)(unsafe.Add(s, mpmcRecOffset)) }
 
-// spscFull is the sequence word of an SPSC slot that holds the message of
-// position pos.
-func spscFull(pos uint64) uint32 { return uint32(pos) + 1 }
+// slotLen is an MPMC slot's length word.
+func slotLen(s unsafe.Pointer) *uint32 { return (*uint32)(unsafe.Add(s, mpmcLenOffset)) }
 
-func (l *layout) slotLen(s unsafe.Pointer) *uint32 { return (*uint32)(unsafe.Add(s, l.lenOff)) }
+// spscLen is the length word of the SPSC slot that serves position pos.
+func (l *layout) spscLen(pos uint64) *uint32 {
+	return (*uint32)(unsafe.Add(l.lens, uintptr(pos&l.mask)*4))
+}
 
 // payload is the payload of slot s, n bytes long; n must not exceed the
 // validated slot size.
@@ -429,7 +440,7 @@ func (l *layout) readSmall(buf []byte, s unsafe.Pointer, n int) {
 // checkConfig validates a configuration for Size and Format.
 func checkConfig(cfg Config) error {
 	bad := func(field string, v int64, problem string) error {
-		return fmt.Errorf("ring: %s %d %s: %w", field, v, problem, ErrInvalidConfig)
+		return wrap(ErrInvalidConfig, "%s %d %s", field, v, problem)
 	}
 	switch {
 	case cfg.Kind != SPSC && cfg.Kind != MPMC:
@@ -445,8 +456,14 @@ func checkConfig(cfg Config) error {
 	case cfg.SlotSize > maxSlotSize:
 		return bad("slot size", int64(cfg.SlotSize), fmt.Sprintf("is above %d", maxSlotSize))
 	}
-	if total := uint64(dataOffset) + uint64(cfg.Capacity)*uint64(stride(cfg.Kind, cfg.SlotSize)); total > uint64(maxInt) {
-		return fmt.Errorf("ring: total size %d does not fit in an int: %w", total, ErrInvalidConfig)
+	total := uint64(dataOffset) + dataSize(cfg.Kind, uint64(cfg.Capacity), uint64(cfg.SlotSize))
+	if total > maxTotalSize {
+		return &LayoutError{Field: "total size", Value: total, Err: ErrInvalidConfig,
+			Problem: fmt.Sprintf("(capacity %d, slot size %d) is above %d (64 TiB), the largest ring", cfg.Capacity, cfg.SlotSize, uint64(maxTotalSize))}
+	}
+	if total > uint64(maxInt) {
+		return &LayoutError{Field: "total size", Value: total, Err: ErrInvalidConfig,
+			Problem: fmt.Sprintf("(capacity %d, slot size %d) is above %d, the largest int here", cfg.Capacity, cfg.SlotSize, maxInt)}
 	}
 	return nil
 }
@@ -454,7 +471,7 @@ func checkConfig(cfg Config) error {
 const maxInt = int(^uint(0) >> 1)
 
 func totalSize(cfg Config) int {
-	return dataOffset + cfg.Capacity*stride(cfg.Kind, cfg.SlotSize)
+	return dataOffset + int(dataSize(cfg.Kind, uint64(cfg.Capacity), uint64(cfg.SlotSize)))
 }
 
 // format writes a fresh ring on mem, which must be at least totalSize(cfg)
@@ -467,10 +484,10 @@ func format(mem []byte, cfg Config, creatorPID uint32, createdNs int64) (*layout
 	}
 	need := totalSize(cfg)
 	if len(mem) < need {
-		return nil, fmt.Errorf("ring: region size %d is below the %d bytes the configuration needs: %w", len(mem), need, ErrInvalidConfig)
+		return nil, wrap(ErrInvalidConfig, "region size %d is below the %d bytes the configuration needs", len(mem), need)
 	}
 	if addr := uintptr(unsafe.Pointer(&mem[0])); addr%8 != 0 {
-		return nil, fmt.Errorf("ring: address %#x is not 8-byte aligned: %w", addr, ErrInvalidConfig)
+		return nil, wrap(ErrInvalidConfig, "address %#x is not 8-byte aligned", addr)
 	}
 	l := newLayout(mem, cfg)
 	atomic.StoreUint64(l.u64(offMagic), 0) // not ready, before anything else changes
@@ -485,14 +502,14 @@ func format(mem []byte, cfg Config, creatorPID uint32, createdNs int64) (*layout
 	*l.u32(offCreatorPID) = creatorPID
 	*l.u64(offCreated) = uint64(createdNs)
 	for i := uint64(0); i < uint64(cfg.Capacity); i++ {
-		s := l.slot(i)
 		if cfg.Kind == SPSC {
-			*slotSeq32(s) = 0
-		} else {
-			*slotSeq(s) = seqWord(i, tagFree)
-			*slotRec(s) = 0
+			*l.spscLen(i) = 0
+			continue
 		}
-		*l.slotLen(s) = 0
+		s := l.slot(i)
+		*slotSeq(s) = seqWord(i, tagFree)
+		*slotRec(s) = 0
+		*slotLen(s) = 0
 	}
 	atomic.StoreUint64(l.u64(offMagic), magic) // publishes the header: every write above happens before
 	return l, nil
@@ -502,10 +519,10 @@ func newLayout(mem []byte, cfg Config) *layout {
 	base := unsafe.Pointer(&mem[0])
 	return &layout{
 		base:     base,
-		data:     unsafe.Add(base, dataOffset),
+		lens:     unsafe.Add(base, dataOffset),
+		data:     unsafe.Add(base, dataOffset+uintptr(lengthsSize(cfg.Kind, uint64(cfg.Capacity)))),
 		stride:   uintptr(stride(cfg.Kind, cfg.SlotSize)),
 		hdr:      uintptr(payloadOffset(cfg.Kind, cfg.SlotSize)),
-		lenOff:   lenOffset(cfg.Kind),
 		mask:     uint64(cfg.Capacity - 1),
 		capacity: uint64(cfg.Capacity),
 		slotSize: cfg.SlotSize,
@@ -535,8 +552,11 @@ func validate(mem []byte) (Config, error) {
 		return Config{}, &LayoutError{Field: "magic", Value: m, Problem: "is not \"SHMRING1\"", Err: ErrIncompatible}
 	}
 	if v := u32(offVersion); v != layoutVersion {
-		return Config{}, &LayoutError{Field: "version", Value: uint64(v),
-			Problem: fmt.Sprintf("is not the supported version %d", layoutVersion), Err: ErrIncompatible}
+		problem := fmt.Sprintf("is not the supported version %d", layoutVersion)
+		if v == 1 {
+			problem += " (a ring of shmring's first layout, whose SPSC slots had a sequence word each: recreate it)"
+		}
+		return Config{}, &LayoutError{Field: "version", Value: uint64(v), Problem: problem, Err: ErrIncompatible}
 	}
 	kind := Kind(u32(offKind))
 	capacity := u32(offCapacity)
@@ -564,7 +584,7 @@ func validate(mem []byte) (Config, error) {
 	if d := u64(offDataOffset); d != dataOffset {
 		return Config{}, corrupt("data offset", d, fmt.Sprintf("is not %d", dataOffset))
 	}
-	want := uint64(dataOffset) + uint64(capacity)*uint64(stride(kind, int(slotSize)))
+	want := uint64(dataOffset) + dataSize(kind, uint64(capacity), uint64(slotSize))
 	if t := u64(offTotalSize); t != want {
 		return Config{}, corrupt("total size", t, fmt.Sprintf("is not %d for capacity %d and slot size %d", want, capacity, slotSize))
 	}

@@ -19,7 +19,7 @@ func TestHotWordsOnOwnStrides(t *testing.T) {
 		"not-empty waiters": offNotEmptyWait,
 		"not-full futex":    offNotFullSeq,
 		"not-full waiters":  offNotFullWait,
-		"released":          offReleased,
+		"reserved":          offReserved,
 	}
 	seen := map[uintptr]string{}
 	for name, off := range hot {
@@ -30,7 +30,7 @@ func TestHotWordsOnOwnStrides(t *testing.T) {
 		}
 		seen[off] = name
 	}
-	assert.Less(t, uintptr(offReleased+lineStride), uintptr(offRecords+1))
+	assert.Less(t, uintptr(offReserved+lineStride), uintptr(offRecords+1))
 }
 
 // 64-bit words must be 8-byte aligned on every architecture (atomics on
@@ -38,7 +38,7 @@ func TestHotWordsOnOwnStrides(t *testing.T) {
 func TestWordsAligned(t *testing.T) {
 	for name, off := range map[string]uintptr{
 		"magic": offMagic, "data offset": offDataOffset, "total size": offTotalSize,
-		"created": offCreated, "tail": offTail, "head": offHead, "released": offReleased,
+		"created": offCreated, "tail": offTail, "head": offHead, "waiters": offNotEmptyWait, "room waiters": offNotFullWait,
 		"records": offRecords, "data": dataOffset,
 	} {
 		assert.Zero(t, off%8, "%s at %d", name, off)
@@ -47,33 +47,37 @@ func TestWordsAligned(t *testing.T) {
 	assert.Zero(t, unsafe.Offsetof(record{}.start)%8)
 	assert.Zero(t, unsafe.Offsetof(record{}.pidns)%8)
 	assert.Zero(t, recordSize%8)
-	for _, kind := range []Kind{SPSC, MPMC} {
-		for _, size := range []int{1, 7, 8, 9, 16, 40, 48, 56, 57, 63, 64, 65, 1000, 1024, 1 << 20} {
-			st, pay := slotLayout(kind, size)
-			assert.Zero(t, pay%8, "payload offset %d", pay)
-			assert.GreaterOrEqual(t, pay, slotHeader(kind))
-			assert.GreaterOrEqual(t, st, pay+size, "slot size %d", size)
-			if st <= cacheLine {
-				assert.Zero(t, cacheLine%st, "slot of %d bytes straddles cache lines", st)
-				assert.Equal(t, slotHeader(kind), pay)
-			} else {
-				assert.Zero(t, st%cacheLine, "stride %d is not whole lines", st)
-				assert.Equal(t, cacheLine, pay, "a split slot's payload starts on its second line")
-				assert.Less(t, st, pay+size+cacheLine)
-			}
+	for _, size := range []int{1, 7, 8, 9, 16, 40, 48, 56, 57, 63, 64, 65, 1000, 1024, 1 << 20} {
+		st, pay := slotLayout(MPMC, size)
+		assert.Zero(t, pay%8, "payload offset %d", pay)
+		assert.GreaterOrEqual(t, pay, mpmcSlotHeader)
+		assert.GreaterOrEqual(t, st, pay+size, "slot size %d", size)
+		if st <= cacheLine {
+			assert.Zero(t, cacheLine%st, "slot of %d bytes straddles cache lines", st)
+			assert.Equal(t, mpmcSlotHeader, pay)
+		} else {
+			assert.Zero(t, st%cacheLine, "stride %d is not whole lines", st)
+			assert.Equal(t, cacheLine, pay, "a split slot's payload starts on its second line")
+			assert.Less(t, st, pay+size+cacheLine)
 		}
-		assert.Zero(t, lenOffset(kind)%4)
-		assert.LessOrEqual(t, int(lenOffset(kind))+4, slotHeader(kind))
+		st, pay = slotLayout(SPSC, size)
+		assert.Zero(t, pay)
+		assert.Zero(t, st%8)
+		assert.Less(t, st, size+8, "an SPSC slot is its payload, rounded up to 8")
 	}
-	// An 8-byte message in an SPSC ring takes 16 bytes: four slots to a
-	// cache line, none straddling two.
-	assert.Equal(t, 16, stride(SPSC, 8))
+	assert.Zero(t, mpmcLenOffset%4)
+	assert.LessOrEqual(t, mpmcLenOffset+4, mpmcSlotHeader)
+	// An 8-byte message in an SPSC ring takes 8 bytes of slot and 4 of
+	// length, as in the C index ring.
+	assert.Equal(t, 8, stride(SPSC, 8))
 	assert.Equal(t, 32, stride(MPMC, 8))
 	assert.Equal(t, 64, stride(MPMC, 40))
-	assert.Equal(t, 64, stride(SPSC, 56))
-	assert.Equal(t, 128, stride(SPSC, 64))
-	assert.Equal(t, 64+1024, stride(SPSC, 1024))
-	assert.Zero(t, dataOffset%4096, "slots start on a page")
+	assert.Equal(t, 64, stride(SPSC, 64))
+	assert.Equal(t, 1024, stride(SPSC, 1024))
+	assert.Equal(t, uint64(128), lengthsSize(SPSC, 2), "the lengths pad to a line stride")
+	assert.Equal(t, uint64(4096), lengthsSize(SPSC, 1024))
+	assert.Zero(t, lengthsSize(MPMC, 1024))
+	assert.Zero(t, dataOffset%4096, "the data starts on a page")
 }
 
 func TestTurnArithmetic(t *testing.T) {
@@ -101,11 +105,9 @@ func TestFormatValidate(t *testing.T) {
 	sl, err := format(smem, spsc, 1, 1)
 	require.NoError(t, err)
 	for i := uint64(0); i < 4; i++ {
-		assert.Zero(t, *slotSeq32(sl.slot(i)))
-		assert.NotEqual(t, spscFull(i), *slotSeq32(sl.slot(i)))
+		assert.Zero(t, *sl.spscLen(i))
 	}
-	assert.Equal(t, uint32(0), spscFull(1<<32-1), "wraps")
-	assert.NotEqual(t, spscFull(1<<32-1), spscFull(1<<32-1-4), "but never onto the previous lap")
+	assert.Equal(t, uintptr(dataOffset+128), uintptr(sl.slot(0))-uintptr(sl.base), "slots after the lengths")
 	assert.Equal(t, l.slot(0), l.slot(8), "positions wrap with the mask")
 	got, err := validate(mem)
 	require.NoError(t, err)

@@ -20,12 +20,16 @@ package ring
 //   - Every claim is on record, at all times: in the tail (head) word while
 //     it is the latest, and in the slot's claim record before the word moves
 //     on. The claimer stores the record right after its CAS; and whoever
-//     moves the word past a position claimed by another lane first records
-//     that claim (helping, with a CAS that never goes back to an older turn),
-//     so a claimer that dies between its CAS and its record is still known.
-//     One producer and one consumer never help: they write their own records,
-//     with a plain store on the slot's line, which they are about to write
-//     anyway.
+//     moves the word past a position first records that claim (helping,
+//     with a CAS that never goes back to an older turn), so a claimer that
+//     dies between its CAS and its record is still known. That holds for a
+//     claim of the same lane too: two goroutines of one handle share a
+//     lane, and the first may be killed between its CAS and its record
+//     while the second claims the next position. Only when the handle knows
+//     that its own previous claim is on record (m.recordedW/recordedR, one
+//     past the last position it recorded) does it skip the help: so one
+//     producer and one consumer never help, and write their own records with
+//     a plain store on the slot's line, which they are about to write anyway.
 //   - A slot that stays claimed and unfinished longer than Options.Grace
 //     makes an observer look at its claimer; if the claimer's process is
 //     dead, the observer undoes the claim with a CAS on the sequence word:
@@ -75,14 +79,14 @@ func (r *Ring) registerLane() (uint64, error) {
 			if pass == 0 && owned || pass == 1 && (!owned || alive) {
 				continue
 			}
-			if err := r.claimRecord(i, 0, r.recoverLane); err != nil {
+			if r.claimRecord(i, 0, r.recoverLane) != 0 {
 				continue // taken meanwhile
 			}
 			r.m.lane.Store(int32(i))
 			return uint64(i), nil
 		}
 	}
-	return 0, fmt.Errorf("ring: all %d process records are held by live handles: %w", numRecords, ErrBusy)
+	return 0, wrap(ErrBusy, "all %d process records are held by live handles", numRecords)
 }
 
 // markRole records in this handle's process record that it produces or
@@ -223,15 +227,15 @@ func (r *Ring) tryRecover(s unsafe.Pointer, v, p, kind uint64) bool {
 const spinLimit = 1 << 16
 
 func (r *Ring) badTag(pos, v uint64) error {
-	return fmt.Errorf("ring: slot of position %d holds sequence word %#x with unknown tag %#x: %w", pos, v, v&0xff, ErrCorrupt)
+	return wrap(ErrCorrupt, "slot of position %d holds sequence word %#x with unknown tag %#x", pos, v, v&0xff)
 }
 
 func (r *Ring) badState(pos, v uint64) error {
-	return fmt.Errorf("ring: slot of position %d holds sequence word %#x, impossible there: %w", pos, v, ErrCorrupt)
+	return wrap(ErrCorrupt, "slot of position %d holds sequence word %#x, impossible there", pos, v)
 }
 
 func (r *Ring) stuckIndex(which string, w uint64) error {
-	return fmt.Errorf("ring: %s word %#x names a position whose slot was already used: %w", which, w, ErrCorrupt)
+	return wrap(ErrCorrupt, "%s word %#x names a position whose slot was already used", which, w)
 }
 
 // mpmcClaimWrite claims the next position for a producer and returns its
@@ -247,11 +251,13 @@ func (r *Ring) mpmcClaimWrite(lane uint64) (unsafe.Pointer, uint64, error) {
 		v := atomic.LoadUint64(slotSeq(s)) // load-acquire: pairs with the consumer's release
 		switch d := turnDiff(v, pos); {
 		case d == 0 && v&0xff == tagFree:
-			if prev := t & idxLane; prev != lane && pos != 0 {
-				r.help(pos-1, recWriter, prev)
+			if prev := t & idxLane; pos != 0 && (prev != lane || atomic.LoadUint64(&r.m.recordedW) != pos) {
+				r.help(pos-1, recWriter, prev) // the claim we move past goes on record first
 			}
 			if atomic.CompareAndSwapUint64(r.tail(), t, (pos+1)<<8|lane) { // claims pos
+				faultinject.At(faultinject.AfterClaimCAS)
 				storeRelease64(slotRec(s), seqWord(pos, recWriter|lane)) // on record, for recovery
+				storeRelease64(&r.m.recordedW, pos+1)                    // and this handle's next claim knows it
 				faultinject.At(faultinject.AfterClaim)
 				return s, pos, nil
 			}
@@ -293,7 +299,7 @@ func (r *Ring) mpmcClaimWrite(lane uint64) (unsafe.Pointer, uint64, error) {
 func (r *Ring) mpmcWrite(s unsafe.Pointer, pos uint64, msg []byte) {
 	r.writePayload(s, msg)
 	faultinject.At(faultinject.AfterCopy)
-	storeRelease32(r.slotLen(s), uint32(len(msg))) // a plain MOV on amd64 (atomic.Store would be a full barrier); the publish below orders it
+	storeRelease32(slotLen(s), uint32(len(msg))) // a plain MOV on amd64 (atomic.Store would be a full barrier); the publish below orders it
 	faultinject.At(faultinject.BeforePublish)
 	storeRelease64(slotSeq(s), seqWord(pos, tagFull)) // publishes the message
 }
@@ -358,7 +364,7 @@ func (r *Ring) mpmcClaimRead(lane uint64, limit int, exact bool) (unsafe.Pointer
 		if d == 0 && (tag == tagFull || tag == tagAbandoned) {
 			n := 0
 			if tag == tagFull {
-				n = int(atomic.LoadUint32(r.slotLen(s)))
+				n = int(atomic.LoadUint32(slotLen(s)))
 				if atomic.LoadUint64(slotSeq(s)) != v {
 					continue // taken meanwhile: n may be another message's
 				}
@@ -369,13 +375,15 @@ func (r *Ring) mpmcClaimRead(lane uint64, limit int, exact bool) (unsafe.Pointer
 					return nil, 0, n, r.sizeMismatch(n, limit, exact)
 				}
 			}
-			if prev := h & idxLane; prev != lane && pos != 0 {
-				r.help(pos-1, recReader, prev)
+			if prev := h & idxLane; pos != 0 && (prev != lane || atomic.LoadUint64(&r.m.recordedR) != pos) {
+				r.help(pos-1, recReader, prev) // the claim we move past goes on record first
 			}
 			if !atomic.CompareAndSwapUint64(r.head(), h, (pos+1)<<8|lane) { // claims the message
 				continue
 			}
+			faultinject.At(faultinject.AfterReadCAS)
 			storeRelease64(slotRec(s), seqWord(pos, recReader|lane)) // on record, for recovery
+			storeRelease64(&r.m.recordedR, pos+1)                    // and this handle's next claim knows it
 			faultinject.At(faultinject.AfterRead)
 			if tag == tagAbandoned {
 				r.mpmcRelease(s, pos) // its producer died writing it: nothing to read
@@ -430,6 +438,26 @@ func (r *Ring) mpmcRelease(s unsafe.Pointer, pos uint64) {
 	storeRelease64(slotSeq(s), seqWord(pos+r.capacity, tagFree)) // after the copy out
 }
 
+// mpmcTryPushEntry and mpmcTryPopEntry are TryPush and TryPop on an MPMC
+// ring, announced for Close.
+func (r *Ring) mpmcTryPushEntry(msg []byte) error {
+	if err := r.enter(); err != nil {
+		return err
+	}
+	err := r.mpmcTryPush(msg)
+	r.exit()
+	return err
+}
+
+func (r *Ring) mpmcTryPopEntry(buf []byte, exact bool) (int, error) {
+	if err := r.enter(); err != nil {
+		return 0, err
+	}
+	n, err := r.mpmcTryPop(buf, exact)
+	r.exit()
+	return n, err
+}
+
 func (r *Ring) mpmcTryPop(buf []byte, exact bool) (int, error) {
 	lane, err := r.lane()
 	if err != nil {
@@ -446,7 +474,11 @@ func (r *Ring) mpmcTryPop(buf []byte, exact bool) (int, error) {
 	return n, nil
 }
 
-func (r *Ring) mpmcTryPopFunc(max int, fn func(msg []byte)) (int, error) {
+// mpmcTryConsume hands fn up to max messages, each claimed before fn sees
+// it. Claims are final in an MPMC ring (other consumers may already have
+// claimed the positions after it), so a message fn refuses is pushed again,
+// at the tail, if there is room: it changes places, but is not lost.
+func (r *Ring) mpmcTryConsume(max int, fn func(msg []byte) error) (int, error) {
 	lane, err := r.lane()
 	if err != nil {
 		return 0, err
@@ -457,6 +489,7 @@ func (r *Ring) mpmcTryPopFunc(max int, fn func(msg []byte)) (int, error) {
 	var heldPos uint64
 	defer func() {
 		if held != nil { // fn panicked: do not leave the slot claimed by a live process for ever
+			r.inFn.Add(-1)
 			r.mpmcRelease(held, heldPos)
 		}
 	}()
@@ -467,16 +500,32 @@ func (r *Ring) mpmcTryPopFunc(max int, fn func(msg []byte)) (int, error) {
 			break
 		}
 		held, heldPos = s, pos
-		fn(r.payload(s, l))
+		r.inFn.Add(1)
+		ferr := fn(r.payload(s, l))
+		r.inFn.Add(-1)
+		if ferr != nil {
+			if perr := r.mpmcTryPush(r.payload(s, l)); perr != nil {
+				ferr = fmt.Errorf("%w; and the %d-byte message it refused could not be queued again: %w", ferr, l, perr)
+			}
+		}
 		r.mpmcRelease(s, pos)
 		held = nil
+		if ferr != nil {
+			err = ferr
+			break
+		}
 		n++
+		if atomic.LoadUint32(&r.life)&lifeClosing != 0 {
+			break
+		}
 	}
 	if n > 0 {
 		r.wakeProducers()
-		return n, nil
 	}
-	return 0, err
+	if n > 0 && (err == ErrEmpty || err == io.EOF) {
+		err = nil // the next call reports them
+	}
+	return n, err
 }
 
 // mpmcShutdown sets the closed bit in tail: no claim can follow it.

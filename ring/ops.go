@@ -12,18 +12,19 @@ import (
 // On an SPSC ring the first push claims the producer role for this handle
 // (ErrBusy if another live process or handle holds it).
 func (r *Ring) TryPush(msg []byte) error {
-	// The SPSC fast path, in line for small messages: no call (so nothing
-	// saved to the stack: a producer waiting for cache lines is limited by
-	// how many stores it has in flight), no read-modify-write, stores to
-	// shared memory only for the payload and length and the sequence word
-	// that publishes them. See spsc.go.
+	if r.cfg.Kind != SPSC {
+		return r.mpmcTryPushEntry(msg)
+	}
+	// The SPSC fast path, in line for small messages: a copy of spscPush's
+	// common case (spsc.go). No call (so nothing saved to the stack: a
+	// producer waiting for cache lines is limited by how many stores it has
+	// in flight), no read-modify-write; the stores to shared memory are the
+	// payload, its length and tail.
 	p := &r.p
 	n := len(msg)
-	if r.cfg.Kind != SPSC {
-		return r.mpmcTryPush(msg)
-	}
-	if !p.held || n > r.slotSize || p.pos-p.head >= r.capacity ||
-		faultinject.Armed() || atomic.LoadUint32(r.closedWord()) != 0 {
+	announceBusy(&p.busy) // for Close (close.go)
+	if atomic.LoadUint32(&r.life) != 0 || !p.held || n > r.slotSize || p.pos-p.head >= r.capacity ||
+		atomic.LoadUint32(r.closedWord()) != 0 {
 		return r.spscPushSlow(msg)
 	}
 	pos := p.pos
@@ -32,14 +33,14 @@ func (r *Ring) TryPush(msg []byte) error {
 		return r.spscPushCopy(s, msg) // a call in tail position: nothing to save around it
 	}
 	r.writeSmall(s, msg)
-	*r.slotLen(s) = uint32(n)
-	storeRelease32(slotSeq32(s), spscFull(pos)) // publishes the message to the consumer
+	faultinject.At(faultinject.AfterCopy)
+	*r.spscLen(pos) = uint32(n)
+	faultinject.At(faultinject.BeforePublish)
 	pos++
 	p.pos = pos
-	if pos&(r.relEvery-1) == 0 {
-		storeRelease64(r.tail(), pos) // now and then: only Len and a successor read it
-	}
+	storeRelease64(r.tail(), pos) // publishes the message to the consumer
 	r.wakeConsumers()
+	storeRelease32(&p.busy, 0)
 	return nil
 }
 
@@ -54,9 +55,17 @@ func (r *Ring) Push(ctx context.Context, msg []byte) error {
 }
 
 func (r *Ring) pushWait(ctx context.Context, msg []byte) error {
+	if err := r.enterPush(); err != nil {
+		return err
+	}
+	defer r.exitPush()
 	var err error
 	if werr := r.await(ctx, true, func() bool {
-		err = r.TryPush(msg)
+		if r.cfg.Kind == SPSC {
+			err = r.spscPush(msg)
+		} else {
+			err = r.mpmcTryPush(msg)
+		}
 		return err != ErrFull
 	}); werr != nil {
 		return werr
@@ -70,38 +79,43 @@ func (r *Ring) pushWait(ctx context.Context, msg []byte) error {
 // message's length, when buf is too small: that message stays in the ring.
 // On an SPSC ring the first pop claims the consumer role for this handle.
 func (r *Ring) TryPop(buf []byte) (int, error) {
-	// The SPSC fast path, in line for small messages: one load-acquire of
-	// the slot it must read anyway, the copy, one store of head, and no
-	// call but the occasional release. See spsc.go.
 	if r.cfg.Kind != SPSC {
-		return r.mpmcTryPop(buf, false)
+		return r.mpmcTryPopEntry(buf, false)
 	}
+	// The SPSC fast path, in line for small messages: a copy of spscPop's
+	// common case (spsc.go). The load of tail only when the cached copy says
+	// empty, the copy, one store of head, and no call.
 	c := &r.c
-	if !c.held || faultinject.Armed() {
+	announceBusy(&c.busy) // for Close (close.go)
+	if atomic.LoadUint32(&r.life) != 0 || !c.held {
 		return r.spscPopSlow(buf, false)
 	}
 	pos := c.pos
-	s := r.slot(pos)
-	if atomic.LoadUint32(slotSeq32(s)) != spscFull(pos) { // load-acquire: pairs with the producer's publish
-		if c.released != pos || atomic.LoadUint32(r.closedWord()) != 0 {
-			return r.spscPopSlow(buf, false) // slots to give back first, or the end of the stream
+	if pos == c.tail {
+		c.tail = atomic.LoadUint64(r.tail()) // load-acquire: pairs with the producer's publish
+		if pos == c.tail {
+			if atomic.LoadUint32(r.closedWord()) != 0 {
+				return r.spscPopSlow(buf, false) // the end of the stream?
+			}
+			storeRelease32(&c.busy, 0)
+			return 0, ErrEmpty // a waiting consumer polls here: keep it cheap
 		}
-		return 0, ErrEmpty // a waiting consumer polls here: keep it cheap
 	}
-	n := int(*r.slotLen(s)) // after the sequence word: this message's length
-	if n > len(buf) || n > r.slotSize {
+	n := int(*r.spscLen(pos)) // below tail: this message's length
+	if n > len(buf) || n > r.slotSize || c.tail-pos > r.capacity {
 		return r.spscPopSlow(buf, false)
 	}
+	s := r.slot(pos)
 	if n > smallPayload {
 		return r.spscPopCopy(buf, s, n) // a call in tail position
 	}
 	r.readSmall(buf, s, n)
+	faultinject.At(faultinject.AfterConsume)
 	pos++
 	c.pos = pos
-	storeRelease64(r.head(), pos) // consumed: for Len and for a successor
-	if pos-c.released >= r.relEvery {
-		return r.spscReleased(n)
-	}
+	storeRelease64(r.head(), pos) // frees the slot for the producer at once
+	r.wakeProducers()
+	storeRelease32(&c.busy, 0)
 	return n, nil
 }
 
@@ -116,10 +130,29 @@ func (r *Ring) Pop(ctx context.Context, buf []byte) (int, error) {
 	return r.popWait(ctx, buf, false)
 }
 
+// tryPopExact is TryPop for the typed view: a message whose length is not
+// len(buf) stays in the ring.
+func (r *Ring) tryPopExact(buf []byte) error {
+	if r.cfg.Kind != SPSC {
+		_, err := r.mpmcTryPopEntry(buf, true)
+		return err
+	}
+	if err := r.enterSide(&r.c.busy); err != nil {
+		return err
+	}
+	defer r.exitSide(&r.c.busy)
+	_, err := r.spscPop(buf, true)
+	return err
+}
+
 func (r *Ring) popWait(ctx context.Context, buf []byte, exact bool) (n int, err error) {
+	if err := r.enterPop(); err != nil {
+		return 0, err
+	}
+	defer r.exitPop()
 	try := func() bool {
 		if r.cfg.Kind == SPSC {
-			n, err = r.spscPopSlow(buf, exact)
+			n, err = r.spscPop(buf, exact)
 		} else {
 			n, err = r.mpmcTryPop(buf, exact)
 		}
@@ -137,6 +170,14 @@ func (r *Ring) popWait(ctx context.Context, buf []byte, exact bool) (n int, err 
 // not once per message. The error tells why it stopped early: ErrFull,
 // ErrTooLarge (msgs[n] does not fit a slot), ErrClosed.
 func (r *Ring) TryPushBatch(msgs [][]byte) (int, error) {
+	if err := r.enterPush(); err != nil {
+		return 0, err
+	}
+	defer r.exitPush()
+	return r.tryPushBatch(msgs)
+}
+
+func (r *Ring) tryPushBatch(msgs [][]byte) (int, error) {
 	if r.cfg.Kind == SPSC {
 		return r.spscTryPushBatch(msgs)
 	}
@@ -146,11 +187,15 @@ func (r *Ring) TryPushBatch(msgs [][]byte) (int, error) {
 // PushBatch copies all of msgs into the ring, in order, waiting for room
 // as needed, until ctx is done. It returns how many it wrote.
 func (r *Ring) PushBatch(ctx context.Context, msgs [][]byte) (int, error) {
+	if err := r.enterPush(); err != nil {
+		return 0, err
+	}
+	defer r.exitPush()
 	done := 0
 	var err error
 	try := func() bool {
 		var n int
-		n, err = r.TryPushBatch(msgs[done:])
+		n, err = r.tryPushBatch(msgs[done:])
 		done += n
 		return err != ErrFull || done == len(msgs)
 	}
@@ -168,27 +213,89 @@ func (r *Ring) PushBatch(ctx context.Context, msgs [][]byte) (int, error) {
 // released to the producer together, after the last call. If no message is
 // queued it returns ErrEmpty, or io.EOF after Shutdown.
 func (r *Ring) TryPopFunc(max int, fn func(msg []byte)) (int, error) {
-	if max <= 0 {
-		return 0, nil
-	}
-	if r.cfg.Kind == SPSC {
-		return r.spscTryPopFunc(max, fn)
-	}
-	return r.mpmcTryPopFunc(max, fn)
+	return r.TryConsume(max, func(msg []byte) error { fn(msg); return nil })
 }
 
 // PopFunc is TryPopFunc that waits, until ctx is done, for at least one
 // message.
 func (r *Ring) PopFunc(ctx context.Context, max int, fn func(msg []byte)) (int, error) {
-	n, err := r.TryPopFunc(max, fn)
+	return r.Consume(ctx, max, func(msg []byte) error { fn(msg); return nil })
+}
+
+// TryConsume is TryPopFunc whose fn may refuse a message: the first message
+// for which fn returns an error stays in the ring, first in line, and
+// TryConsume returns the messages accepted before it with fn's error. A
+// program that writes each message somewhere (a file, a socket) loses none
+// when that write fails.
+func (r *Ring) TryConsume(max int, fn func(msg []byte) error) (int, error) {
+	if max <= 0 {
+		return 0, nil
+	}
+	if err := r.enterPop(); err != nil {
+		return 0, err
+	}
+	defer r.exitPop()
+	return r.tryConsume(max, fn)
+}
+
+func (r *Ring) tryConsume(max int, fn func(msg []byte) error) (int, error) {
+	if r.cfg.Kind == SPSC {
+		return r.spscTryConsume(max, fn)
+	}
+	return r.mpmcTryConsume(max, fn)
+}
+
+// Consume is TryConsume that waits, until ctx is done, for at least one
+// message.
+func (r *Ring) Consume(ctx context.Context, max int, fn func(msg []byte) error) (int, error) {
+	if max <= 0 {
+		return 0, nil
+	}
+	if err := r.enterPop(); err != nil {
+		return 0, err
+	}
+	defer r.exitPop()
+	n, err := r.tryConsume(max, fn)
 	if err != ErrEmpty {
 		return n, err
 	}
 	if werr := r.await(ctx, false, func() bool {
-		n, err = r.TryPopFunc(max, fn)
+		n, err = r.tryConsume(max, fn)
 		return err != ErrEmpty
 	}); werr != nil {
 		return 0, werr
 	}
 	return n, err
+}
+
+// enterPush and enterPop announce an operation of one side (see
+// close.go); exitPush and exitPop end it.
+func (r *Ring) enterPush() error {
+	if r.cfg.Kind == SPSC {
+		return r.enterSide(&r.p.busy)
+	}
+	return r.enter()
+}
+
+func (r *Ring) exitPush() {
+	if r.cfg.Kind == SPSC {
+		r.exitSide(&r.p.busy)
+		return
+	}
+	r.exit()
+}
+
+func (r *Ring) enterPop() error {
+	if r.cfg.Kind == SPSC {
+		return r.enterSide(&r.c.busy)
+	}
+	return r.enter()
+}
+
+func (r *Ring) exitPop() {
+	if r.cfg.Kind == SPSC {
+		r.exitSide(&r.c.busy)
+		return
+	}
+	r.exit()
 }

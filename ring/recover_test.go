@@ -163,16 +163,13 @@ func TestSPSCPeerDead(t *testing.T) {
 }
 
 // A producer that takes over a dead one's role continues where the ring
-// stands, stepping over a message the dead one published without storing
-// tail.
+// stands: a message the dead one wrote without storing tail is not there.
 func TestSPSCTakeover(t *testing.T) {
 	r := testRing(t, SPSC, 8)
 	require.NoError(t, r.TryPush([]byte("a")))
 	require.NoError(t, r.TryPush([]byte("b")))
-	s := r.slot(2)
-	copy(r.payload(s, 1), "c")
-	*r.slotLen(s) = 1
-	*slotSeq32(s) = spscFull(2) // published; tail still says 2
+	copy(r.payload(r.slot(2), 1), "x")
+	*r.spscLen(2) = 1 // written, never published: tail still says 2
 	r.p.held = false
 	plant(r, recProducer, deadPID(t))
 
@@ -190,7 +187,7 @@ func TestSPSCTakeover(t *testing.T) {
 		require.NoError(t, err)
 		got += string(buf[:n])
 	}
-	assert.Equal(t, "abcd", got)
+	assert.Equal(t, "abd", got)
 
 	other, err := Attach(r.mem)
 	require.NoError(t, err)
@@ -216,7 +213,7 @@ func TestTruncatedWhileWaiting(t *testing.T) {
 	// alone is not enough: the sleeper raises it before its last look at
 	// the ring, and a truncation then makes that look fault (SIGBUS).
 	word := r.notEmptySeq()
-	for atomic.LoadUint32(r.notEmptyWait()) == 0 || !blockedOn(unsafe.Pointer(word)) {
+	for atomic.LoadUint64(r.notEmptyWait()) == 0 || !blockedOn(unsafe.Pointer(word)) {
 		runtime.Gosched()
 	}
 	require.NoError(t, os.Truncate(path, 0))
@@ -309,7 +306,7 @@ func TestSPSCPeerLastLookSucceeds(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, done, "the last look succeeded")
 	assert.Equal(t, 2, calls, "nothing is tried after a success")
-	assert.Zero(t, atomic.LoadUint32(r.notEmptyWait()), "no longer announced as a waiter")
+	assert.Zero(t, atomic.LoadUint64(r.notEmptyWait()), "no longer announced as a waiter")
 }
 
 // A process killed while asleep leaves its waiter counted; whoever takes
@@ -320,21 +317,34 @@ func TestDeadSleeperUncounted(t *testing.T) {
 		r := testRing(t, SPSC, 8)
 		plant(r, recConsumer, deadPID(t))
 		atomic.StoreUint32(&r.record(recConsumer).sleepers, sleeperConsumer)
-		atomic.StoreUint32(r.notEmptyWait(), 1)
+		atomic.StoreUint64(r.notEmptyWait(), 1<<recConsumer)
 		_, err := r.TryPop(make([]byte, 16)) // takes the consumer role over
 		assert.ErrorIs(t, err, ErrEmpty)
-		assert.Zero(t, atomic.LoadUint32(r.notEmptyWait()))
+		assert.Zero(t, atomic.LoadUint64(r.notEmptyWait()))
+		assert.Zero(t, atomic.LoadUint32(&r.record(recConsumer).sleepers))
+	})
+	t.Run("killed between count and bit", func(t *testing.T) {
+		// The kill point InAnnounce: counted in the record, bit not set.
+		r := testRing(t, SPSC, 8)
+		plant(r, recConsumer, deadPID(t))
+		atomic.StoreUint32(&r.record(recConsumer).sleepers, sleeperConsumer)
+		_, err := r.TryPop(make([]byte, 16))
+		assert.ErrorIs(t, err, ErrEmpty)
+		assert.Zero(t, atomic.LoadUint64(r.notEmptyWait()))
 		assert.Zero(t, atomic.LoadUint32(&r.record(recConsumer).sleepers))
 	})
 	t.Run("mpmc newcomer", func(t *testing.T) {
 		r := testRing(t, MPMC, 8)
 		plant(r, 7, deadPID(t))
+		plant(r, 9, os.Getpid())
 		atomic.StoreUint32(&r.record(7).sleepers, 2*sleeperConsumer+sleeperProducer)
-		atomic.StoreUint32(r.notEmptyWait(), 3) // two dead, one live elsewhere
-		atomic.StoreUint32(r.notFullWait(), 1)
+		atomic.StoreUint32(&r.record(9).sleepers, sleeperConsumer)
+		atomic.StoreUint64(r.notEmptyWait(), 1<<7|1<<9) // two dead, one live elsewhere
+		atomic.StoreUint64(r.notFullWait(), 1<<7)
 		require.NoError(t, r.TryPush([]byte("x"))) // registers: sweeps first
-		assert.Equal(t, uint32(1), atomic.LoadUint32(r.notEmptyWait()), "the live waiter stays counted")
-		assert.Zero(t, atomic.LoadUint32(r.notFullWait()))
+		assert.Equal(t, uint64(1<<9), atomic.LoadUint64(r.notEmptyWait()), "the live waiter stays counted")
+		assert.Zero(t, atomic.LoadUint64(r.notFullWait()))
+		assert.Equal(t, 1, r.Stats().ConsumersWaiting)
 		assert.Zero(t, atomic.LoadUint64(&r.record(7).owner), "the dead record is free again")
 	})
 	t.Run("mpmc publisher", func(t *testing.T) {
@@ -342,24 +352,29 @@ func TestDeadSleeperUncounted(t *testing.T) {
 		require.NoError(t, r.TryPush([]byte("x")))
 		plant(r, 7, deadPID(t))
 		atomic.StoreUint32(&r.record(7).sleepers, sleeperConsumer)
-		atomic.StoreUint32(r.notEmptyWait(), 1)
+		atomic.StoreUint64(r.notEmptyWait(), 1<<7)
 		// Wake-ups that find nobody asleep, again and again, make the
 		// publisher sweep.
-		for i := 0; i < 100 && atomic.LoadUint32(r.notEmptyWait()) != 0; i++ {
+		for i := 0; i < 100 && atomic.LoadUint64(r.notEmptyWait()) != 0; i++ {
 			require.NoError(t, r.TryPush([]byte("y")))
 			_, err := r.TryPop(make([]byte, 16))
 			require.NoError(t, err)
 		}
-		assert.Zero(t, atomic.LoadUint32(r.notEmptyWait()))
+		assert.Zero(t, atomic.LoadUint64(r.notEmptyWait()))
 	})
 	t.Run("announce and leave", func(t *testing.T) {
 		r := testRing(t, MPMC, 8)
 		require.NoError(t, r.TryPush([]byte("x")))
+		lane := int(r.m.lane.Load())
 		a := r.announce(true)
-		assert.Equal(t, uint32(1), atomic.LoadUint32(r.notFullWait()))
-		assert.Equal(t, uint32(sleeperProducer), atomic.LoadUint32(&r.record(int(r.m.lane.Load())).sleepers))
+		b := r.announce(true)
+		assert.Equal(t, uint64(1)<<lane, atomic.LoadUint64(r.notFullWait()))
+		assert.Equal(t, uint32(2*sleeperProducer), atomic.LoadUint32(&r.record(lane).sleepers))
+		assert.Equal(t, 2, r.Stats().ProducersWaiting)
 		a.leave()
-		assert.Zero(t, atomic.LoadUint32(r.notFullWait()))
-		assert.Zero(t, atomic.LoadUint32(&r.record(int(r.m.lane.Load())).sleepers))
+		assert.Equal(t, uint64(1)<<lane, atomic.LoadUint64(r.notFullWait()), "one still waits")
+		b.leave()
+		assert.Zero(t, atomic.LoadUint64(r.notFullWait()))
+		assert.Zero(t, atomic.LoadUint32(&r.record(lane).sleepers))
 	})
 }

@@ -89,20 +89,24 @@ const defaultGrace = 20 * time.Millisecond
 // A handle may be used by several goroutines, within these rules: on an
 // SPSC ring one goroutine at a time pushes and one at a time pops (the two
 // may differ); on an MPMC ring any number of goroutines push and pop.
-// Shutdown, Len, Config and Stats may be called at any time. Close must not
-// run concurrently with other calls on the same handle: stop or cancel them
-// first.
+// Shutdown, Len, Config, Stats and Close may be called at any time, from any
+// goroutine: Close makes the calls in flight return an error matching
+// os.ErrClosed (see close.go).
 type Ring struct {
 	layout
 	region   *shm.Region // owned region; nil when the caller owns the memory
 	mem      []byte
 	owner    uint64 // this handle's owner word in process records
 	opts     Options
-	closed   bool
-	readOnly bool  // from OpenReadOnly or AttachReadOnly: inspect only
-	fault    error // set when the memory under the handle went bad (truncated file); every call returns it
+	readOnly bool // from OpenReadOnly or AttachReadOnly: inspect only
 
-	relEvery uint64 // SPSC consumer: messages between two stores of released
+	// life is the handle's state (see close.go): 0 while open; read by
+	// every operation on entry, after it has announced itself.
+	life  uint32
+	ops   atomic.Int32 // operations in flight other than the SPSC sides'
+	inFn  atomic.Int32 // of those, MPMC pops inside a caller's fn
+	fault atomic.Pointer[error]
+	lives *handleLife // what a cleanup needs to give the records back
 
 	_ [64]byte
 	p producerState
@@ -115,6 +119,7 @@ type Ring struct {
 // producerState is the SPSC producer's process-local state, owned by the
 // goroutine that pushes.
 type producerState struct {
+	busy uint32 // 1 while a push is in flight; read by Close (see close.go)
 	held bool   // this handle holds the producer role
 	pos  uint64 // next position to write
 	head uint64 // cached consumer position: reloaded only when it says full
@@ -123,9 +128,11 @@ type producerState struct {
 // consumerState is the SPSC consumer's process-local state, owned by the
 // goroutine that pops.
 type consumerState struct {
-	held     bool   // this handle holds the consumer role
-	pos      uint64 // next position to read
-	released uint64 // last value stored in the released word
+	busy uint32 // 1 while a pop is in flight; read by Close
+	inFn uint32 // 1 while a pop is inside the caller's fn; read by Close
+	held bool   // this handle holds the consumer role
+	pos  uint64 // next position to read
+	tail uint64 // cached producer position: reloaded only when it says empty
 }
 
 // mpmcState is shared by every goroutine that uses an MPMC handle.
@@ -135,6 +142,15 @@ type mpmcState struct {
 	roles     atomic.Uint32 // roles already marked in the record
 	stuck     stuckClaim
 	recovered atomic.Uint64 // slots this handle freed from dead claimers
+
+	// recordedW and recordedR are one past the last position this handle
+	// claimed and put on record as a writer and as a reader: a later claim
+	// by the same lane records the previous position itself unless these
+	// say it is done (see mpmc.go). Plain stores: a stale value only costs
+	// a redundant record.
+	recordedW uint64
+	_         [56]byte
+	recordedR uint64
 
 	missedWakes atomic.Int64 // wake-ups that found nobody asleep, since the last sweep
 	lastSweep   atomic.Int64 // monotonic ns of the last sweepDead
@@ -192,8 +208,7 @@ func Attach(mem []byte) (*Ring, error) {
 
 func newRing(l *layout, mem []byte) *Ring {
 	registerFence()
-	r := &Ring{layout: *l, mem: mem, owner: newOwner(), opts: Options{Grace: defaultGrace},
-		relEvery: releaseEvery(l.cfg.Capacity)}
+	r := &Ring{layout: *l, mem: mem, owner: newOwner(), opts: Options{Grace: defaultGrace}}
 	r.m.lane.Store(-1)
 	return r
 }
@@ -218,6 +233,7 @@ func Create(path string, cfg Config) (*Ring, error) {
 		return nil, err
 	}
 	r.region = reg
+	r.watchDrop()
 	return r, nil
 }
 
@@ -276,6 +292,7 @@ func Anonymous(cfg Config) (*Ring, error) {
 		return nil, err
 	}
 	r.region = reg
+	r.watchDrop()
 	return r, nil
 }
 
@@ -310,6 +327,7 @@ func attachRegion(reg *shm.Region, op, what string) (*Ring, error) {
 		return nil, fmt.Errorf("ring: %s %s: %w", op, what, err)
 	}
 	r.region = reg
+	r.watchDrop()
 	return r, nil
 }
 
@@ -346,9 +364,14 @@ func (r *Ring) Region() *shm.Region { return r.region }
 // as it returns. On an MPMC ring it counts the positions claimed by
 // producers and not yet by consumers, including those being written.
 func (r *Ring) Len() int {
-	if r.closed || r.fault != nil {
+	if r.enter() != nil {
 		return 0
 	}
+	defer r.exit()
+	return r.queued()
+}
+
+func (r *Ring) queued() int {
 	head := r.headPos()
 	n := int64(r.tailPos() - head)
 	if n < 0 {
@@ -370,12 +393,10 @@ func (r *Ring) Len() int {
 // producer (or after the producer has stopped): a push that races with a
 // Shutdown from elsewhere may be left in the ring after consumers saw io.EOF.
 func (r *Ring) Shutdown() error {
-	if r.closed {
-		return ErrClosed
+	if err := r.enter(); err != nil {
+		return err
 	}
-	if r.fault != nil {
-		return r.fault
-	}
+	defer r.exit()
 	if r.readOnly {
 		return ErrReadOnly
 	}
@@ -390,209 +411,27 @@ func (r *Ring) Shutdown() error {
 
 // IsShutdown reports whether the ring has been shut down.
 func (r *Ring) IsShutdown() bool {
-	return !r.closed && r.fault == nil && atomic.LoadUint32(r.closedWord()) != 0
+	if r.enter() != nil {
+		return false
+	}
+	defer r.exit()
+	return atomic.LoadUint32(r.closedWord()) != 0
 }
 
 // usable is the check of the slow paths that start using a handle (taking
-// a role or a record): not closed, not broken, and the file under it still
-// whole.
+// a role or a record): not read-only, not broken, and the file under it
+// still whole.
 func (r *Ring) usable() error {
-	if r.closed {
-		return ErrClosed
-	}
 	if r.readOnly {
 		return ErrReadOnly
 	}
-	if r.fault != nil {
-		return r.fault
+	if err := r.faulted(); err != nil {
+		return err
 	}
 	if err := r.checkTruncated(); err != nil {
 		return r.broken(err)
 	}
 	return nil
-}
-
-// broken records that the memory under the handle went bad and makes every
-// later call on the handle return err instead of touching it. Goroutines
-// already inside an operation on another path are not stopped.
-func (r *Ring) broken(err error) error {
-	r.fault = err
-	r.p.held, r.c.held = false, false
-	r.m.lane.Store(-1)
-	return err
-}
-
-// Close releases this handle: it gives up the SPSC roles or the MPMC
-// process record it holds (so another process may take them at once) and
-// unmaps the region if the handle owns one. It does not shut the ring down.
-// A second Close returns nil.
-func (r *Ring) Close() error {
-	if r.closed {
-		return nil
-	}
-	if r.fault == nil {
-		r.fault = r.checkTruncated()
-	}
-	if r.fault != nil { // the header may be gone: give nothing back, just unmap
-		r.p.held, r.c.held = false, false
-		r.m.lane.Store(-1)
-	}
-	if r.p.held {
-		storeRelease64(r.tail(), r.p.pos) // exact, for whoever comes next
-		r.releaseRecord(recProducer)
-	}
-	if r.c.held {
-		r.spscRelease()
-		r.releaseRecord(recConsumer)
-	}
-	if lane := r.m.lane.Load(); lane >= 0 {
-		r.releaseRecord(int(lane))
-	}
-	r.p.held, r.c.held = false, false
-	r.m.lane.Store(-1)
-	r.closed = true
-	if r.region != nil {
-		return r.region.Close()
-	}
-	return nil
-}
-
-// wakeConsumers wakes consumers asleep waiting for messages, if any: a load
-// of a line nobody writes while nobody sleeps, and no system call.
-func (r *Ring) wakeConsumers() {
-	if atomic.LoadUint32(r.notEmptyWait()) != 0 {
-		r.wakeAt(offNotEmptySeq)
-	}
-}
-
-// wakeProducers wakes producers asleep waiting for room, if any.
-func (r *Ring) wakeProducers() {
-	if atomic.LoadUint32(r.notFullWait()) != 0 {
-		r.wakeAt(offNotFullSeq)
-	}
-}
-
-// wakeAt wakes the processes asleep on the futex word at offset off.
-// Callers check the matching waiter count first, so that nobody makes a
-// system call per message when nobody sleeps. It is kept out of line so that
-// the checks, which run once per message, inline into the fast paths.
-//
-//go:noinline
-func (r *Ring) wakeAt(off uintptr) { r.wake(r.u32(off)) }
-
-// wake bumps futex word w and wakes every process asleep on it.
-func (r *Ring) wake(w *uint32) {
-	atomic.AddUint32(w, 1) // a sleeper about to sleep sees the change and does not
-	if futexWakeAll(w) == 0 && r.cfg.Kind == MPMC {
-		r.missedWake()
-	}
-}
-
-// missedWake is called when a wake-up found nobody asleep although a waiter
-// count said someone was: usually a waiter between its announcement and its
-// sleep, but if it goes on, a process that died asleep and left its count.
-// Then, at most once a second, the records of dead processes that still
-// count waiters are swept.
-func (r *Ring) missedWake() {
-	if r.m.missedWakes.Add(1) < 64 {
-		return
-	}
-	now := monotime()
-	if last := r.m.lastSweep.Load(); last != 0 && now-last < int64(time.Second) || !r.m.lastSweep.CompareAndSwap(last, now) {
-		return
-	}
-	r.m.missedWakes.Store(0)
-	r.sweepDead()
-}
-
-// sweepDead takes over the records of dead processes that still count
-// waiters, gives their counts and their claimed slots back, and frees them.
-func (r *Ring) sweepDead() {
-	for i := 0; i < numRecords; i++ {
-		if atomic.LoadUint32(&r.record(i).sleepers) == 0 {
-			continue
-		}
-		if owned, alive := r.recordOwnerAlive(i); !owned || alive {
-			continue
-		}
-		if err := r.claimRecord(i, 0, r.recoverLane); err == nil {
-			r.releaseRecord(i)
-		}
-	}
-}
-
-// claimingBit marks an owner word whose record is being filled in: its
-// start and pidns words may still be the previous owner's.
-const claimingBit = 1 << 31
-
-// claimRecord makes this handle the owner of process record i. A free
-// record is taken; a record whose owner has died is taken over; a record
-// held by a live process gives ErrBusy. recoverLane, when not nil, runs on
-// a dead owner's record before it becomes ours.
-func (r *Ring) claimRecord(i int, role uint32, recoverLane func(lane int)) error {
-	rec := r.record(i)
-	me := self()
-	for {
-		cur, alive := ownerOf(rec)
-		if alive {
-			return fmt.Errorf("%w (pid %d)", ErrBusy, ownerPID(cur))
-		}
-		// claimingBit: the start time below is not ours yet.
-		if !atomic.CompareAndSwapUint64(&rec.owner, cur, r.owner|claimingBit) {
-			continue // someone else moved first; look again
-		}
-		if cur != 0 {
-			r.takeSleepers(rec)
-			if recoverLane != nil {
-				recoverLane(i)
-			}
-		}
-		atomic.StoreUint64(&rec.start, me.start)
-		atomic.StoreUint64(&rec.pidns, me.pidns)
-		atomic.StoreUint32(&rec.roles, role)
-		atomic.StoreUint64(&rec.owner, r.owner) // the record is complete
-		return nil
-	}
-}
-
-// ownerOf returns the owner word of rec (0: free) and whether that owner's
-// process is alive. A record being filled in (claimingBit) has no start
-// time of its owner yet: it is judged by the pid alone.
-func ownerOf(rec *record) (owner uint64, alive bool) {
-	owner = atomic.LoadUint64(&rec.owner)
-	if owner == 0 {
-		return 0, false
-	}
-	start, ns := atomic.LoadUint64(&rec.start), atomic.LoadUint64(&rec.pidns)
-	if owner&claimingBit != 0 {
-		start = 0
-	}
-	return owner, recordAlive(owner, start, ns)
-}
-
-// takeSleepers takes back from the waiter words the waiters that the dead
-// owner of rec left counted: the caller holds rec in the claiming state, so
-// the dead owner's count is no longer anyone's.
-func (r *Ring) takeSleepers(rec *record) {
-	n := atomic.SwapUint32(&rec.sleepers, 0)
-	if c := n & 0xffff; c != 0 {
-		atomic.AddUint32(r.notEmptyWait(), -c)
-	}
-	if p := n >> 16; p != 0 {
-		atomic.AddUint32(r.notFullWait(), -p)
-	}
-}
-
-// releaseRecord gives record i back if this handle still owns it.
-func (r *Ring) releaseRecord(i int) {
-	atomic.CompareAndSwapUint64(&r.record(i).owner, r.owner, 0)
-}
-
-// recordOwnerAlive reports whether record i has an owner, and whether that
-// owner's process is alive.
-func (r *Ring) recordOwnerAlive(i int) (owned, alive bool) {
-	owner, alive := ownerOf(r.record(i))
-	return owner != 0, alive
 }
 
 var monoStart = time.Now()

@@ -76,7 +76,7 @@ func TestEmptyAndMaxMessages(t *testing.T) {
 		require.NoError(t, r.TryPush([]byte("12345")))
 		err := r.TryPush([]byte("123456"))
 		assert.ErrorIs(t, err, ring.ErrTooLarge)
-		assert.Contains(t, err.Error(), "message of 6 bytes, slot size 5")
+		assert.Contains(t, err.Error(), "message of 6 bytes exceeds the slot size 5")
 		assert.Equal(t, 2, r.Len(), "a message that does not fit writes nothing")
 		buf := make([]byte, 5)
 		n, err := r.TryPop(buf)
@@ -267,10 +267,19 @@ func TestClosedHandle(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, r.Close())
 		require.NoError(t, r.Close(), "a second Close returns nil")
-		assert.ErrorIs(t, r.TryPush([]byte{1}), ring.ErrClosed)
-		_, err = r.TryPop(make([]byte, 4))
-		assert.ErrorIs(t, err, ring.ErrClosed)
-		assert.ErrorIs(t, r.Shutdown(), ring.ErrClosed)
+		for _, err := range []error{
+			r.TryPush([]byte{1}),
+			r.Push(context.Background(), []byte{1}),
+			second(r.TryPop(make([]byte, 4))),
+			second(r.Pop(context.Background(), make([]byte, 4))),
+			second(r.TryPopFunc(1, func([]byte) {})),
+			second(r.TryPushBatch([][]byte{{1}})),
+			r.Shutdown(),
+		} {
+			assert.ErrorIs(t, err, os.ErrClosed, "use of a closed handle")
+			assert.NotErrorIs(t, err, ring.ErrClosed, "which is not a ring shut down")
+			assert.Equal(t, "ring: use of a closed ring handle", err.Error())
+		}
 		assert.Zero(t, r.Len())
 		assert.Nil(t, r.Region().Bytes(), "the region is unmapped")
 	})
@@ -611,3 +620,5 @@ func TestOpenEmptyFileIsNotReady(t *testing.T) {
 	_, err = ring.OpenReadOnly(path)
 	assert.ErrorIs(t, err, ring.ErrNotReady)
 }
+
+func second[T any](_ T, err error) error { return err }

@@ -1,31 +1,33 @@
 package ring
 
-// SPSC protocol: one producer, one consumer, no read-modify-write.
+// SPSC protocol: one producer, one consumer, no read-modify-write: an index
+// ring. The fast paths of TryPush and TryPop are copies of spscPush and
+// spscPop kept in line in ops.go (a call would make them save registers on
+// the stack); each names the other, and a change to one is a change to both.
 //
 // Invariants:
-//   - Positions only grow. The producer owns tail and slot writes; the
-//     consumer owns head and released. Each keeps its position in
-//     process-local state and stores it to the header after every message,
-//     for Len and for a process that takes the role over after a crash;
-//     nobody polls those two words.
-//   - Slot pos&mask belongs to the producer while FULL(pos) is not in it and
-//     pos-released < capacity; it belongs to the consumer from the moment
-//     FULL(pos) is in it until released passes pos.
-//   - The producer publishes a message by storing FULL(pos) into the slot's
-//     sequence word (store-release, after length and payload). The consumer
-//     reads that word, not tail: it polls the cache line it must read anyway,
-//     and the producer's tail line never travels.
-//   - The consumer gives slots back by storing released (store-release,
-//     after copying out), lazily: once per releaseEvery messages and
-//     whenever it finds the ring empty, so that a producer waiting for room
-//     is never kept waiting by slots already read. The producer reads
-//     released only when its cached copy says the ring is full.
-//   - After publishing (producer) or releasing (consumer), each side loads
-//     the other side's waiter count and makes a system call only if it is
-//     not zero (see wait.go for why a plain load suffices).
+//   - Positions only grow. The producer owns tail and the slots in
+//     [tail, head+capacity); the consumer owns head and the slots in
+//     [head, tail). Each keeps its position and a cached copy of the
+//     other's in process-local state.
+//   - The producer publishes a message by storing tail = pos+1
+//     (store-release), after its payload and its length. The consumer
+//     reads tail only when its cached copy says the ring is empty, and then
+//     reads every message below it without touching the tail line again.
+//   - The consumer frees a slot by storing head = pos+1 (store-release)
+//     after copying the message out, every message: capacity is exact, a
+//     producer that finds the ring full finds room as soon as one pop
+//     returns. The producer reads head only when its cached copy says the
+//     ring is full.
+//   - After publishing (producer) or freeing (consumer), each side loads the
+//     other side's waiter mask and makes a system call only if it is not
+//     zero (see wait.go for why a plain load suffices).
+//   - A process that takes a role over continues from the word its
+//     predecessor stored last: tail and head are exact. A producer killed
+//     before its store of tail leaves nothing visible; a consumer killed
+//     before its store of head leaves that message to its successor.
 
 import (
-	"fmt"
 	"io"
 	"sync/atomic"
 	"unsafe"
@@ -39,61 +41,52 @@ func (r *Ring) claimProducer() error {
 	if err := r.usable(); err != nil {
 		return err
 	}
-	if err := r.claimRecord(recProducer, roleProduces, nil); err != nil {
-		return fmt.Errorf("ring: producer role: %w", err)
+	if h := r.claimRecord(recProducer, roleProduces, nil); h != 0 {
+		return busyError("producer role", h)
 	}
-	// Continue where the ring stands: after the last published message, which
-	// may be past tail (see spscTail).
-	pos := r.spscTail()
-	head := atomic.LoadUint64(r.released())
+	pos := atomic.LoadUint64(r.tail())
+	head := atomic.LoadUint64(r.head())
 	if pos-head > r.capacity {
 		r.releaseRecord(recProducer)
-		return fmt.Errorf("ring: producer takeover: tail %d and head %d are %d apart, more than the capacity %d: %w",
-			pos, head, pos-head, r.cfg.Capacity, ErrCorrupt)
+		return wrap(ErrCorrupt, "producer takeover: tail %d and head %d are %d apart, more than the capacity %d",
+			pos, head, pos-head, r.cfg.Capacity)
 	}
-	storeRelease64(r.tail(), pos)
-	r.p = producerState{held: true, pos: pos, head: head}
+	r.p.pos, r.p.head, r.p.held = pos, head, true
 	return nil
 }
 
 // claimConsumer takes the SPSC consumer role and continues from head: a
 // consumer that died after copying a message out but before storing head
-// leaves that message to its successor. Slots its predecessor read but did
-// not release are released now.
+// leaves that message to its successor.
 func (r *Ring) claimConsumer() error {
 	if err := r.usable(); err != nil {
 		return err
 	}
-	if err := r.claimRecord(recConsumer, roleConsumes, nil); err != nil {
-		return fmt.Errorf("ring: consumer role: %w", err)
+	if h := r.claimRecord(recConsumer, roleConsumes, nil); h != 0 {
+		return busyError("consumer role", h)
 	}
 	pos := atomic.LoadUint64(r.head())
-	r.c = consumerState{held: true, pos: pos, released: pos - 1}
-	r.spscRelease()
+	r.c.pos, r.c.tail, r.c.held = pos, pos, true
 	return nil
 }
 
-// releaseEvery is how many messages the SPSC consumer reads between two
-// stores of released: a quarter of the ring, at most 32.
-func releaseEvery(capacity int) uint64 { return uint64(min(max(capacity/4, 1), 32)) }
-
-// spscRelease gives every slot read so far back to the producer and wakes
-// it if it sleeps.
-func (r *Ring) spscRelease() {
-	c := &r.c
-	if c.released == c.pos {
-		return
+// spscPushSlow is TryPush's way out of its fast path: the push is
+// announced (r.p.busy), and anything may be the matter.
+func (r *Ring) spscPushSlow(msg []byte) error {
+	if l := atomic.LoadUint32(&r.life); l != 0 {
+		r.exitSide(&r.p.busy)
+		return r.lifeError(l)
 	}
-	c.released = c.pos
-	storeRelease64(r.released(), c.pos) // after the copies out: the producer may overwrite
-	r.wakeProducers()
+	err := r.spscPush(msg)
+	r.exitSide(&r.p.busy)
+	return err
 }
 
-// spscPushSlow is TryPush on an SPSC ring for every case the fast path in
-// TryPush leaves out: it takes the role, reports errors, reloads the
-// consumer's released position when the cached one says the ring is full,
-// and copies messages of any size.
-func (r *Ring) spscPushSlow(msg []byte) error {
+// spscPush is TryPush on an SPSC ring once announced, for every case: it
+// takes the role, reports errors, reloads head when the cached one says the
+// ring is full, and copies messages of any size. TryPush has a copy of its
+// common case in line.
+func (r *Ring) spscPush(msg []byte) error {
 	p := &r.p
 	if !p.held {
 		if err := r.claimProducer(); err != nil {
@@ -106,65 +99,59 @@ func (r *Ring) spscPushSlow(msg []byte) error {
 	if atomic.LoadUint32(r.closedWord()) != 0 {
 		return ErrClosed
 	}
-	if p.pos-p.head >= r.capacity {
-		p.head = atomic.LoadUint64(r.released()) // load-acquire: pairs with the consumer's release
-		if p.pos-p.head >= r.capacity {
-			return ErrFull
-		}
+	if err := r.spscRoom(); err != nil {
+		return err
 	}
-	s := r.slot(p.pos)
-	copy(r.payload(s, len(msg)), msg)
+	pos := p.pos
+	r.writePayload(r.slot(pos), msg)
 	faultinject.At(faultinject.AfterCopy)
-	*r.slotLen(s) = uint32(len(msg))
+	*r.spscLen(pos) = uint32(len(msg))
 	faultinject.At(faultinject.BeforePublish)
-	r.spscPublish(s)
+	r.spscPublish(pos + 1)
 	return nil
+}
+
+// spscRoom makes sure the slot at the producer's position is free,
+// reloading head when the cached copy says the ring is full.
+func (r *Ring) spscRoom() error {
+	p := &r.p
+	if p.pos-p.head < r.capacity {
+		return nil
+	}
+	head := atomic.LoadUint64(r.head()) // load-acquire: pairs with the consumer's store after its copy out
+	if d := p.pos - head; int64(d) < 0 || d > r.capacity {
+		return wrap(ErrCorrupt, "head %d is not within the capacity %d below the producer's position %d", head, r.cfg.Capacity, p.pos)
+	}
+	p.head = head
+	if p.pos-head >= r.capacity {
+		return ErrFull
+	}
+	return nil
+}
+
+// spscPublish makes the messages below pos visible and wakes consumers if
+// any sleep.
+func (r *Ring) spscPublish(pos uint64) {
+	r.p.pos = pos
+	storeRelease64(r.tail(), pos) // publishes every message below pos
+	r.wakeConsumers()
 }
 
 // spscPushCopy is TryPush's fast path for messages too large to copy in
 // line: memmove, then publish.
 func (r *Ring) spscPushCopy(s unsafe.Pointer, msg []byte) error {
+	pos := r.p.pos
 	copy(r.payload(s, len(msg)), msg)
-	*r.slotLen(s) = uint32(len(msg))
-	r.spscPublish(s)
+	faultinject.At(faultinject.AfterCopy)
+	*r.spscLen(pos) = uint32(len(msg))
+	faultinject.At(faultinject.BeforePublish)
+	r.spscPublish(pos + 1)
+	storeRelease32(&r.p.busy, 0)
 	return nil
 }
 
-// spscPopCopy is TryPop's fast path for messages too large to copy in
-// line.
-func (r *Ring) spscPopCopy(buf []byte, s unsafe.Pointer, n int) (int, error) {
-	copy(buf, r.payload(s, n))
-	return r.spscConsumed(n)
-}
-
-// spscPublish publishes the message written into slot s, at the producer's
-// position, and wakes consumers if any sleep. TryPush has a copy of it in
-// line.
-func (r *Ring) spscPublish(s unsafe.Pointer) {
-	p := &r.p
-	pos := p.pos
-	storeRelease32(slotSeq32(s), spscFull(pos)) // publishes the message to the consumer
-	pos++
-	p.pos = pos
-	if pos&(r.relEvery-1) == 0 {
-		storeRelease64(r.tail(), pos) // now and then: only Len and a successor read it
-	}
-	r.wakeConsumers()
-}
-
-// spscTail returns the producer's position. The producer stores tail only
-// every relEvery messages on its fast path (nobody polls it), so the truth
-// is tail plus the published slots after it.
-func (r *Ring) spscTail() uint64 {
-	t := atomic.LoadUint64(r.tail())
-	for i := uint64(0); i < r.capacity && atomic.LoadUint32(slotSeq32(r.slot(t))) == spscFull(t); i++ {
-		t++
-	}
-	return t
-}
-
-// spscTryPushBatch writes as many of msgs as fit and publishes tail and
-// checks for sleepers once for all of them.
+// spscTryPushBatch writes as many of msgs as fit and publishes them with
+// one store of tail and one check for sleepers.
 func (r *Ring) spscTryPushBatch(msgs [][]byte) (int, error) {
 	p := &r.p
 	if !p.held {
@@ -176,157 +163,183 @@ func (r *Ring) spscTryPushBatch(msgs [][]byte) (int, error) {
 		return 0, ErrClosed
 	}
 	var err error
-	pos := p.pos
-	n := 0
+	start := p.pos
 	for _, msg := range msgs {
 		if len(msg) > r.slotSize {
 			err = r.tooLarge(len(msg))
 			break
 		}
-		if pos-p.head >= r.capacity {
-			p.head = atomic.LoadUint64(r.released())
-			if pos-p.head >= r.capacity {
-				err = ErrFull
-				break
-			}
+		if err = r.spscRoom(); err != nil {
+			break
 		}
-		s := r.slot(pos)
-		r.writePayload(s, msg)
+		pos := p.pos
+		r.writePayload(r.slot(pos), msg)
 		faultinject.At(faultinject.AfterCopy)
-		*r.slotLen(s) = uint32(len(msg))
+		*r.spscLen(pos) = uint32(len(msg))
 		faultinject.At(faultinject.BeforePublish)
-		storeRelease32(slotSeq32(s), spscFull(pos)) // publishes this message
-		pos++
-		n++
+		p.pos = pos + 1
 	}
+	n := int(p.pos - start)
 	if n > 0 {
-		p.pos = pos
-		storeRelease64(r.tail(), pos)
-		r.wakeConsumers()
+		r.spscPublish(p.pos)
 	}
 	return n, err
 }
 
-// spscPopSlow is TryPop on an SPSC ring for every case the fast path in
-// TryPop leaves out (no role yet, empty, a large or corrupt message, a short
-// buffer, a typed view). With exact, a message whose length is not len(buf)
-// is left in the ring and reported.
+// spscPopSlow is TryPop's way out of its fast path: the pop is announced
+// (r.c.busy).
 func (r *Ring) spscPopSlow(buf []byte, exact bool) (int, error) {
+	if l := atomic.LoadUint32(&r.life); l != 0 {
+		r.exitSide(&r.c.busy)
+		return 0, r.lifeError(l)
+	}
+	n, err := r.spscPop(buf, exact)
+	r.exitSide(&r.c.busy)
+	return n, err
+}
+
+// spscPop is TryPop on an SPSC ring once announced, for every case (no
+// role yet, empty, a large or corrupt message, a short buffer, a typed
+// view). With exact, a message whose length is not len(buf) is left in the
+// ring and reported. TryPop has a copy of its common case in line.
+func (r *Ring) spscPop(buf []byte, exact bool) (int, error) {
 	c := &r.c
 	if !c.held {
 		if err := r.claimConsumer(); err != nil {
 			return 0, err
 		}
 	}
-	pos := c.pos
-	s := r.slot(pos)
-	if atomic.LoadUint32(slotSeq32(s)) != spscFull(pos) { // load-acquire: pairs with the producer's publish
-		if err := r.spscEmpty(s, pos); err != nil {
-			return 0, err
-		}
+	if err := r.spscAvailable(); err != nil {
+		return 0, err
 	}
-	n := int(*r.slotLen(s))
+	pos := c.pos
+	n := int(*r.spscLen(pos))
 	if n > r.slotSize {
 		return 0, r.badLength(pos, n)
 	}
 	if n > len(buf) || exact && n != len(buf) {
 		return n, r.sizeMismatch(n, len(buf), exact)
 	}
-	copy(buf, r.payload(s, n))
+	r.readPayload(buf, r.slot(pos), n)
 	faultinject.At(faultinject.AfterConsume)
-	return r.spscConsumed(n)
+	r.spscFree(pos + 1)
+	return n, nil
 }
 
-// spscConsumed moves the consumer past the message it has copied out, and
-// gives slots back to the producer every relEvery messages. TryPop has a
-// copy of it in line.
-func (r *Ring) spscConsumed(n int) (int, error) {
+// spscAvailable makes sure a message is queued at the consumer's position,
+// reloading tail when the cached copy says the ring is empty. It returns
+// ErrEmpty, io.EOF after Shutdown, or ErrCorrupt for a tail that cannot be.
+func (r *Ring) spscAvailable() error {
 	c := &r.c
-	c.pos++
-	storeRelease64(r.head(), c.pos) // consumed: for Len and for a successor
-	if c.pos-c.released >= r.relEvery {
-		r.spscRelease()
-	}
-	return n, nil
-}
-
-// spscReleased is the tail of TryPop's fast path when it is time to give
-// slots back: a call in tail position, so nothing is saved around it.
-func (r *Ring) spscReleased(n int) (int, error) {
-	r.spscRelease()
-	return n, nil
-}
-
-// spscEmpty decides what an empty-looking slot means: ErrEmpty, io.EOF after
-// Shutdown, or nil when the message arrived after all.
-func (r *Ring) spscEmpty(s unsafe.Pointer, pos uint64) error {
-	r.spscRelease() // about to wait, or to return: do not keep slots from the producer
-	if atomic.LoadUint32(r.closedWord()) == 0 {
-		return ErrEmpty
-	}
-	// Shut down. A producer's last publish happens before its Shutdown,
-	// so one more look at the slot settles it.
-	if atomic.LoadUint32(slotSeq32(s)) == spscFull(pos) {
+	if c.tail != c.pos && c.tail-c.pos <= r.capacity {
 		return nil
 	}
-	return io.EOF
+	for look := 0; ; look++ {
+		tail := atomic.LoadUint64(r.tail()) // load-acquire: pairs with the producer's publish
+		if d := tail - c.pos; int64(d) < 0 || d > r.capacity {
+			c.tail = c.pos
+			return wrap(ErrCorrupt, "tail %d is not within the capacity %d above the consumer's position %d", tail, r.cfg.Capacity, c.pos)
+		}
+		c.tail = tail
+		if tail != c.pos {
+			return nil
+		}
+		// Empty. A producer's last publish happens before its Shutdown, so
+		// one more look after seeing the shut-down word settles it.
+		if look > 0 {
+			return io.EOF
+		}
+		if atomic.LoadUint32(r.closedWord()) == 0 {
+			return ErrEmpty
+		}
+	}
 }
 
-// spscTryPopFunc hands fn up to max queued messages as views into their
-// slots, then releases them all with one store of head.
-func (r *Ring) spscTryPopFunc(max int, fn func(msg []byte)) (int, error) {
+// spscFree gives the slots below pos back to the producer and wakes it if
+// it sleeps.
+func (r *Ring) spscFree(pos uint64) {
+	r.c.pos = pos
+	storeRelease64(r.head(), pos) // after the copies out: the producer may overwrite
+	r.wakeProducers()
+}
+
+// spscPopCopy is TryPop's fast path for messages too large to copy in
+// line.
+func (r *Ring) spscPopCopy(buf []byte, s unsafe.Pointer, n int) (int, error) {
+	copy(buf, r.payload(s, n))
+	faultinject.At(faultinject.AfterConsume)
+	r.spscFree(r.c.pos + 1)
+	storeRelease32(&r.c.busy, 0)
+	return n, nil
+}
+
+// spscTryConsume hands fn up to max queued messages as views into their
+// slots, and frees those fn accepted with one store of head. A message fn
+// returns an error for stays in the ring, first in line.
+func (r *Ring) spscTryConsume(max int, fn func(msg []byte) error) (int, error) {
 	c := &r.c
 	if !c.held {
 		if err := r.claimConsumer(); err != nil {
 			return 0, err
 		}
 	}
-	pos := c.pos
-	n := 0
+	if err := r.spscAvailable(); err != nil {
+		return 0, err
+	}
+	start := c.pos
+	pos := start
 	var err error
-	for n < max {
-		s := r.slot(pos)
-		if atomic.LoadUint32(slotSeq32(s)) != spscFull(pos) {
-			if n == 0 {
-				err = r.spscEmpty(s, pos)
-				if err == nil {
-					continue
-				}
-			}
+	for pos-start < uint64(max) {
+		if pos == c.tail && r.spscAvailableAt(pos) != nil {
 			break
 		}
-		l := int(*r.slotLen(s))
+		l := int(*r.spscLen(pos))
 		if l > r.slotSize {
 			err = r.badLength(pos, l)
 			break
 		}
-		fn(r.payload(s, l))
+		storeRelease32(&c.inFn, 1)
+		ferr := fn(r.payload(r.slot(pos), l))
+		storeRelease32(&c.inFn, 0)
+		if ferr != nil {
+			err = ferr
+			break
+		}
 		pos++
-		n++
+		if atomic.LoadUint32(&r.life)&lifeClosing != 0 {
+			break // fn closed the handle, or someone did meanwhile: stop, keep what fn accepted
+		}
 	}
+	n := int(pos - start)
 	if n > 0 {
 		faultinject.At(faultinject.AfterConsume)
-		c.pos = pos
-		storeRelease64(r.head(), pos)
-		r.spscRelease() // every slot fn has seen, together
-		return n, nil
+		r.spscFree(pos)
 	}
-	return 0, err
+	return n, err
+}
+
+// spscAvailableAt reloads tail for a batch that has read up to pos.
+func (r *Ring) spscAvailableAt(pos uint64) error {
+	c := &r.c
+	tail := atomic.LoadUint64(r.tail())
+	if d := tail - pos; int64(d) < 0 || d > r.capacity || tail == pos {
+		return ErrEmpty
+	}
+	c.tail = tail
+	return nil
 }
 
 func (r *Ring) tooLarge(n int) error {
-	return fmt.Errorf("ring: message of %d bytes, slot size %d: %w", n, r.slotSize, ErrTooLarge)
+	return wrap(ErrTooLarge, "message of %d bytes exceeds the slot size %d", n, r.slotSize)
 }
 
 func (r *Ring) badLength(pos uint64, n int) error {
-	return fmt.Errorf("ring: message at position %d has length %d, above the slot size %d: %w",
-		pos, n, r.slotSize, ErrCorrupt)
+	return wrap(ErrCorrupt, "message at position %d has length %d, above the slot size %d", pos, n, r.slotSize)
 }
 
 func (r *Ring) sizeMismatch(n, have int, exact bool) error {
 	if exact && n != have {
-		return fmt.Errorf("ring: next message is %d bytes, not the %d of the typed view (left in the ring): %w",
-			n, have, ErrIncompatible)
+		return wrap(ErrIncompatible, "next message is %d bytes, not the %d of the typed view (left in the ring)", n, have)
 	}
 	return io.ErrShortBuffer
 }

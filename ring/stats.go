@@ -13,7 +13,7 @@ type Stats struct {
 	Version  int    // layout version of the header
 	Tail     uint64 // producer position: messages claimed by producers
 	Head     uint64 // consumer position: messages claimed by consumers
-	Released uint64 // SPSC: slots below this are the producer's again
+	Released uint64 // slots below this are the producer's again: Head, since layout 2 frees every slot at once
 	Len      int    // messages queued (see Ring.Len)
 	Shutdown bool
 
@@ -41,7 +41,7 @@ type Process struct {
 // tailPos and headPos are the producers' and consumers' positions.
 func (r *Ring) tailPos() uint64 {
 	if r.cfg.Kind == SPSC {
-		return r.spscTail()
+		return atomic.LoadUint64(r.tail())
 	}
 	return atomic.LoadUint64(r.tail()) >> 8
 }
@@ -55,20 +55,21 @@ func (r *Ring) headPos() uint64 {
 
 // Stats returns a snapshot of the ring's shared state.
 func (r *Ring) Stats() Stats {
-	if r.closed || r.fault != nil {
+	if r.enter() != nil {
 		return Stats{Config: r.cfg}
 	}
+	defer r.exit()
 	pid, created := r.creator()
 	s := Stats{
 		Config:           r.cfg,
 		Version:          int(atomic.LoadUint32(r.u32(offVersion))),
 		Tail:             r.tailPos(),
 		Head:             r.headPos(),
-		Released:         atomic.LoadUint64(r.released()),
-		Len:              r.Len(),
+		Released:         r.headPos(),
+		Len:              r.queued(),
 		Shutdown:         atomic.LoadUint32(r.closedWord()) != 0,
-		ProducersWaiting: int(atomic.LoadUint32(r.notFullWait())),
-		ConsumersWaiting: int(atomic.LoadUint32(r.notEmptyWait())),
+		ProducersWaiting: r.waiters(true),
+		ConsumersWaiting: r.waiters(false),
 		CreatorPID:       int(pid),
 		Created:          time.Unix(0, created),
 		Size:             totalSize(r.cfg),
@@ -114,11 +115,12 @@ type SlotStates struct {
 // message between the consumer's and the producer's positions.
 func (r *Ring) SlotStates() SlotStates {
 	var st SlotStates
-	if r.closed || r.fault != nil {
+	if r.enter() != nil {
 		return st
 	}
+	defer r.exit()
 	if r.cfg.Kind == SPSC {
-		st.Full = r.Len()
+		st.Full = r.queued()
 		st.Free = r.cfg.Capacity - st.Full
 		return st
 	}

@@ -30,7 +30,7 @@ func NewTyped[T any](r *Ring) (*Typed[T], error) {
 	}
 	size := int(t.Size())
 	if size > r.cfg.SlotSize {
-		return nil, fmt.Errorf("ring: %s is %d bytes, slot size is %d: %w", t, size, r.cfg.SlotSize, ErrTooLarge)
+		return nil, wrap(ErrTooLarge, "%s is %d bytes, slot size is %d", t, size, r.cfg.SlotSize)
 	}
 	return &Typed[T]{r: r, size: size}, nil
 }
@@ -74,12 +74,7 @@ func (t *Typed[T]) Push(ctx context.Context, v T) error { return t.r.Push(ctx, t
 // length than T is left in the ring and reported with ErrIncompatible.
 func (t *Typed[T]) TryPop() (T, error) {
 	var v T
-	var err error
-	if t.r.cfg.Kind == SPSC {
-		_, err = t.r.spscPopSlow(t.bytes(&v), true)
-	} else {
-		_, err = t.r.mpmcTryPop(t.bytes(&v), true)
-	}
+	err := t.r.tryPopExact(t.bytes(&v))
 	return v, err
 }
 

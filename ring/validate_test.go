@@ -34,14 +34,15 @@ func TestAttachValidation(t *testing.T) {
 		{"misaligned", func(m []byte) []byte { return m[1:] }, ErrIncompatible, "is not 8-byte aligned"},
 		{"not formatted yet", func(m []byte) []byte { put64(m, offMagic, 0); return m }, ErrNotReady, "ring: ring is not formatted yet"},
 		{"bad magic", func(m []byte) []byte { put64(m, offMagic, 0xdeadbeef); return m }, ErrIncompatible, "ring: magic 0xdeadbeef is not \"SHMRING1\""},
-		{"other version", func(m []byte) []byte { put32(m, offVersion, 2); return m }, ErrIncompatible, "ring: version 2 is not the supported version 1"},
+		{"other version", func(m []byte) []byte { put32(m, offVersion, 3); return m }, ErrIncompatible, "ring: version 3 is not the supported version 2"},
+		{"first layout", func(m []byte) []byte { put32(m, offVersion, 1); return m }, ErrIncompatible, "ring: version 1 is not the supported version 2 (a ring of shmring's first layout"},
 		{"unknown kind", func(m []byte) []byte { put32(m, offKind, 7); return m }, ErrCorrupt, "ring: kind 7 is not SPSC (1) or MPMC (2)"},
 		{"capacity 0", func(m []byte) []byte { put32(m, offCapacity, 0); return m }, ErrCorrupt, "ring: capacity 0 is below 2"},
 		{"capacity 1000", func(m []byte) []byte { put32(m, offCapacity, 1000); return m }, ErrCorrupt, "ring: capacity 1000 is not a power of two"},
 		{"capacity huge", func(m []byte) []byte { put32(m, offCapacity, 1<<31); return m }, ErrCorrupt, "ring: capacity 2147483648 is above 1073741824"},
 		{"slot size 0", func(m []byte) []byte { put32(m, offSlotSize, 0); return m }, ErrCorrupt, "ring: slot size 0 is below 1"},
 		{"slot size huge", func(m []byte) []byte { put32(m, offSlotSize, 1<<31); return m }, ErrCorrupt, "ring: slot size 2147483648 is above"},
-		{"stride below slot", func(m []byte) []byte { put32(m, offStride, 20); return m }, ErrCorrupt, "ring: slot stride 20 is not 32 for slot size 24"},
+		{"stride below slot", func(m []byte) []byte { put32(m, offStride, 20); return m }, ErrCorrupt, "ring: slot stride 20 is not 24 for slot size 24"},
 		{"flags", func(m []byte) []byte { put32(m, offFlags, 4); return m }, ErrIncompatible, "ring: flags 4 has bits"},
 		{"data offset", func(m []byte) []byte { put64(m, offDataOffset, 64); return m }, ErrCorrupt, "ring: data offset 64 is not 4096"},
 		{"total size", func(m []byte) []byte { put64(m, offTotalSize, 1<<40); return m }, ErrCorrupt, "ring: total size 1099511627776 is not 4608"},
@@ -49,7 +50,7 @@ func TestAttachValidation(t *testing.T) {
 		{"slot size grown past region", func(m []byte) []byte {
 			put32(m, offSlotSize, 4096)
 			put32(m, offStride, uint32(stride(SPSC, 4096)))
-			put64(m, offTotalSize, uint64(dataOffset+16*stride(SPSC, 4096)))
+			put64(m, offTotalSize, uint64(dataOffset)+dataSize(SPSC, 16, 4096))
 			return m
 		}, ErrCorrupt, "exceeds the 4608-byte region"},
 	}
@@ -102,8 +103,8 @@ func TestConfigValidation(t *testing.T) {
 	cfg := Config{Kind: SPSC, Capacity: 8, SlotSize: 8}
 	n, err := Size(cfg)
 	require.NoError(t, err)
-	assert.Equal(t, 4096+8*16, n)
+	assert.Equal(t, 4096+128+8*8, n, "header, lengths padded to a line stride, slots")
 	_, err = Format(make([]byte, n-1), cfg)
 	assert.ErrorIs(t, err, ErrInvalidConfig)
-	assert.Contains(t, err.Error(), "ring: region size 4223 is below the 4224 bytes")
+	assert.Contains(t, err.Error(), "ring: region size 4287 is below the 4288 bytes")
 }

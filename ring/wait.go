@@ -29,9 +29,10 @@ package ring
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/shmring/shmring/internal/faultinject"
 )
 
 const (
@@ -56,6 +57,9 @@ func (r *Ring) await(ctx context.Context, forRoom bool, try func() bool) error {
 	for i := 0; ; i++ {
 		if try() {
 			return nil
+		}
+		if l := atomic.LoadUint32(&r.life); l != 0 {
+			return r.lifeError(l) // closed meanwhile (Close wakes us), or broken
 		}
 		if done != nil && (i < spinTries && i&255 == 255 || i >= spinTries) {
 			select {
@@ -115,6 +119,9 @@ func (r *Ring) sleep(ctx context.Context, forRoom bool, try func() bool) (done b
 			storeRelease64(&r.m.stuck.polls, stuckPolls)
 		}
 		err = ctx.Err()
+		if l := atomic.LoadUint32(&r.life); err == nil && l != 0 {
+			err = r.lifeError(l) // after loading w: Close bumps the word after setting life
+		}
 		if err == nil {
 			var finished bool
 			if finished, err = r.checkPeer(peer, try); finished {
@@ -135,8 +142,8 @@ func (r *Ring) sleep(ctx context.Context, forRoom bool, try func() bool) (done b
 		if claimInWay {
 			slice = r.opts.Grace
 		}
-		if !fenced {
-			slice = unsafeSlice
+		if !fenced || r.unfencedPeer() {
+			slice = unsafeSlice // our membarrier does not order some publisher's stores
 		}
 		if dl, ok := ctx.Deadline(); ok {
 			slice = min(slice, time.Until(dl)+time.Millisecond)
@@ -154,42 +161,103 @@ func (r *Ring) sleep(ctx context.Context, forRoom bool, try func() bool) (done b
 	}
 }
 
-// announcement is a waiter counted in the header: in the waiter count of
-// its side, which publishers read, and in the sleeper count of its process
-// record, so that the count can be taken back if the process dies asleep
-// (see takeSleepers). Otherwise every publication on that side would make a
-// system call for ever after.
+// announcement is a waiter counted in the header: in the sleepers word of
+// its process record, and by the record's bit in the waiter mask of its
+// side, which publishers read (see record.go).
 type announcement struct {
-	waiters  *uint32 // the side's waiter count
+	r        *Ring
+	mask     *uint64 // the side's waiter mask
+	bit      uint64  // the record's bit in it
 	sleepers *uint32 // the process record's sleeper counts
 	unit     uint32  // 1: a consumer waiting for messages; 1<<16: a producer waiting for room
 }
 
-// announce counts this process as a waiter of one side. The record is that
+// announce counts this goroutine as a waiter of one side. The record is that
 // of the handle's role (SPSC) or lane (MPMC): a handle waits only after an
-// operation that took it.
+// operation that took it. The count first, the bit second: whoever takes a
+// dead owner's record over zeroes the one and clears the other, so a
+// process killed in between leaves nothing behind.
 func (r *Ring) announce(forRoom bool) announcement {
-	a := announcement{waiters: r.notEmptyWait(), unit: sleeperConsumer}
+	a := announcement{r: r, mask: r.notEmptyWait(), unit: sleeperConsumer}
 	rec := recConsumer
 	if forRoom {
-		a.waiters, a.unit, rec = r.notFullWait(), sleeperProducer, recProducer
+		a.mask, a.unit, rec = r.notFullWait(), sleeperProducer, recProducer
 	}
 	if r.cfg.Kind == MPMC {
 		rec = int(r.m.lane.Load())
 	}
+	a.bit = uint64(1) << uint(rec&(numRecords-1))
 	a.sleepers = &r.record(rec).sleepers
-	// The side's count first and the record's second, and the other way
-	// round when leaving: a process killed in between leaves the side's
-	// count too high (a wasted FUTEX_WAKE per publication until someone
-	// takes the record over), never too low (a missed wake-up).
-	atomic.AddUint32(a.waiters, 1)
 	atomic.AddUint32(a.sleepers, a.unit)
+	faultinject.At(faultinject.InAnnounce)
+	atomic.OrUint64(a.mask, a.bit) // from here publishers wake us
 	return a
 }
 
+// leave takes the waiter back out. The last waiter of the record on its
+// side clears the record's bit, then looks at the count again: a waiter of
+// the same record that announced meanwhile may have found its bit already
+// set and not set it again.
 func (a announcement) leave() {
-	atomic.AddUint32(a.sleepers, -a.unit)
-	atomic.AddUint32(a.waiters, ^uint32(0))
+	side := uint32(0xffff)
+	if a.unit == sleeperProducer {
+		side = 0xffff << 16
+	}
+	if atomic.AddUint32(a.sleepers, -a.unit)&side != 0 {
+		return
+	}
+	atomic.AndUint64(a.mask, ^a.bit)
+	if atomic.LoadUint32(a.sleepers)&side != 0 {
+		atomic.OrUint64(a.mask, a.bit)
+	}
+}
+
+// wakeConsumers wakes consumers asleep waiting for messages, if any: a load
+// of a mask nobody writes while nobody sleeps, and no system call.
+func (r *Ring) wakeConsumers() {
+	if atomic.LoadUint64(r.notEmptyWait()) != 0 {
+		r.wakeAt(offNotEmptySeq)
+	}
+}
+
+// wakeProducers wakes producers asleep waiting for room, if any.
+func (r *Ring) wakeProducers() {
+	if atomic.LoadUint64(r.notFullWait()) != 0 {
+		r.wakeAt(offNotFullSeq)
+	}
+}
+
+// wakeAt wakes the processes asleep on the futex word at offset off.
+// Callers check the matching waiter mask first, so that nobody makes a
+// system call per message when nobody sleeps. It is kept out of line so that
+// the checks, which run once per message, inline into the fast paths.
+//
+//go:noinline
+func (r *Ring) wakeAt(off uintptr) { r.wake(r.u32(off)) }
+
+// wake bumps futex word w and wakes every process asleep on it.
+func (r *Ring) wake(w *uint32) {
+	atomic.AddUint32(w, 1) // a sleeper about to sleep sees the change and does not
+	if futexWakeAll(w) == 0 && r.cfg.Kind == MPMC {
+		r.missedWake()
+	}
+}
+
+// missedWake is called when a wake-up found nobody asleep although a waiter
+// mask said someone was: usually a waiter between its announcement and its
+// sleep, but if it goes on, a process that died asleep and left its count.
+// Then, at most once a second, the records of dead processes that still
+// count waiters are swept.
+func (r *Ring) missedWake() {
+	if r.m.missedWakes.Add(1) < 64 {
+		return
+	}
+	now := monotime()
+	if last := r.m.lastSweep.Load(); last != 0 && now-last < int64(time.Second) || !r.m.lastSweep.CompareAndSwap(last, now) {
+		return
+	}
+	r.m.missedWakes.Store(0)
+	r.sweepDead()
 }
 
 // checkPeer returns ErrPeerDead when this is an SPSC ring whose peer role
@@ -223,7 +291,7 @@ func (r *Ring) checkPeer(peer int, try func() bool) (done bool, err error) {
 	if peer == recConsumer {
 		role = "consumer"
 	}
-	return false, fmt.Errorf("ring: %s (pid %d) died: %w", role, ownerPID(owner), ErrPeerDead)
+	return false, wrap(ErrPeerDead, "%s (pid %d) died", role, ownerPID(owner))
 }
 
 // sleepCtx sleeps on word while it holds w, for at most d, and wakes early
@@ -278,8 +346,7 @@ func (r *Ring) checkTruncated() error {
 		return nil
 	}
 	if need := int64(totalSize(r.cfg)); fi.Size() < need {
-		return fmt.Errorf("ring: %s was truncated to %d bytes under the mapping; the ring needs %d: %w",
-			r.region.Path(), fi.Size(), need, ErrCorrupt)
+		return wrap(ErrCorrupt, "%s was truncated to %d bytes under the mapping; the ring needs %d", r.region.Path(), fi.Size(), need)
 	}
 	return nil
 }

@@ -42,20 +42,27 @@ func osYield() { _, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
 
 // membarrier(2) commands.
 const (
-	membarrierQuery                   = 0
-	membarrierGlobal                  = 1 << 0
-	membarrierGlobalExpedited         = 1 << 1
-	membarrierRegisterGlobalExpedited = 1 << 2
+	membarrierQuery                    = 0
+	membarrierGlobal                   = 1 << 0
+	membarrierGlobalExpedited          = 1 << 1
+	membarrierRegisterGlobalExpedited  = 1 << 2
+	membarrierPrivateExpedited         = 1 << 3
+	membarrierRegisterPrivateExpedited = 1 << 4
 )
 
 var (
-	fenceOnce sync.Once
-	fenceCmd  uintptr // 0 when membarrier is unavailable
+	fenceOnce  sync.Once
+	fenceCmd   uintptr // 0 when membarrier is unavailable
+	registered bool    // this process is registered for expedited global membarriers
+	privateCmd uintptr // the barrier over this process's threads; 0 when unavailable
 )
 
 // registerFence registers this process for expedited global membarriers, so
-// that a sleeper in another process can make our earlier stores visible.
-// Every process that uses a ring calls it once, at attach.
+// that a sleeper in another process can make our earlier stores visible, and
+// for private ones, which Close uses (see close.go). Every process that uses
+// a ring calls it once, at attach. A registration refused (an old kernel, a
+// seccomp filter) is recorded in our process records (roleUnfenced), so
+// that sleepers know their membarrier does not cover us.
 func registerFence() {
 	fenceOnce.Do(func() {
 		mask, _, errno := unix.RawSyscall(unix.SYS_MEMBARRIER, membarrierQuery, 0, 0)
@@ -64,14 +71,35 @@ func registerFence() {
 		}
 		if mask&membarrierGlobalExpedited != 0 {
 			if _, _, errno := unix.RawSyscall(unix.SYS_MEMBARRIER, membarrierRegisterGlobalExpedited, 0, 0); errno == 0 {
-				fenceCmd = membarrierGlobalExpedited
-				return
+				fenceCmd, registered = membarrierGlobalExpedited, true
 			}
 		}
-		if mask&membarrierGlobal != 0 {
+		if fenceCmd == 0 && mask&membarrierGlobal != 0 {
 			fenceCmd = membarrierGlobal
 		}
+		if mask&membarrierPrivateExpedited != 0 {
+			if _, _, errno := unix.RawSyscall(unix.SYS_MEMBARRIER, membarrierRegisterPrivateExpedited, 0, 0); errno == 0 {
+				privateCmd = membarrierPrivateExpedited
+				plainBusy = true
+			}
+		}
 	})
+}
+
+// fenceRegistered reports whether another process's membarrier orders this
+// process's stores.
+func fenceRegistered() bool {
+	registerFence()
+	return registered
+}
+
+// processFence makes every thread of this process run a full memory
+// barrier. Without the private command announceBusy is a full barrier of
+// its own, and nothing is needed here.
+func processFence() {
+	if privateCmd != 0 {
+		_, _, _ = unix.Syscall(unix.SYS_MEMBARRIER, privateCmd, 0, 0)
+	}
 }
 
 // remoteFence makes every store that any registered process performed

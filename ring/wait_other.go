@@ -23,6 +23,12 @@ func osYield() { runtime.Gosched() }
 
 func registerFence() {}
 
+// fenceRegistered: no process here is covered by a remote barrier.
+func fenceRegistered() bool { return false }
+
+// processFence: announceBusy is an atomic store here (plainBusy is false).
+func processFence() {}
+
 // remoteFence: there is no cross-process barrier here, so sleeps stay short
 // (pollSlice) and a missed wake-up costs at most one slice.
 func remoteFence() bool { return false }
