@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -44,14 +45,23 @@ func TestLs(t *testing.T) {
 
 	status, out, errOut := runCmd("ls", dir)
 	require.Equal(t, 0, status, errOut)
-	assert.Equal(t, strings.Join([]string{
-		"NAME     KIND  SLOTS  FILE    FILL   SHUTDOWN  STATE",
-		"corrupt  -     -      4.1KiB  -      -         corrupt",
-		fmt.Sprintf("live     mpmc  16x64  6.0KiB  25.0%%  no        live [%d]", live.pid()),
-		"stale    spsc  8x8    4.1KiB  0.0%   no        stale",
-		"unused   spsc  2x1    4.0KiB  0.0%   no        unused",
-		"",
-	}, "\n"), out)
+	file := func(cfg ring.Config) string { // the file size column of a ring of cfg
+		size, err := ring.Size(cfg)
+		require.NoError(t, err)
+		return regexp.QuoteMeta(humanBytes(int64(size)))
+	}
+	lines := strings.Split(out, "\n")
+	require.Len(t, lines, 6, out)
+	for i, want := range []string{
+		`^NAME +KIND +SLOTS +FILE +FILL +SHUTDOWN +STATE$`,
+		`^corrupt +- +- +` + file(ring.Config{Kind: ring.SPSC, Capacity: 4, SlotSize: 8}) + ` +- +- +corrupt$`,
+		fmt.Sprintf(`^live +mpmc +16x64 +%s +25\.0%% +no +live \[%d\]$`, file(ring.Config{Kind: ring.MPMC, Capacity: 16, SlotSize: 64}), live.pid()),
+		`^stale +spsc +8x8 +` + file(ring.Config{Kind: ring.SPSC, Capacity: 8, SlotSize: 8}) + ` +0\.0% +no +stale$`,
+		`^unused +spsc +2x1 +` + file(ring.Config{Kind: ring.SPSC, Capacity: 2, SlotSize: 1}) + ` +0\.0% +no +unused$`,
+		`^$`,
+	} {
+		assert.Regexp(t, want, lines[i])
+	}
 
 	status, out, errOut = runCmd("ls", "-a", dir)
 	require.Equal(t, 0, status, errOut)

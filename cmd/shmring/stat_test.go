@@ -34,7 +34,7 @@ func TestStatRingInUse(t *testing.T) {
 	for _, want := range []string{
 		`(?m)^ring +` + regexp.QuoteMeta(path) + `$`,
 		`(?m)^kind +spsc$`,
-		`(?m)^version +1$`,
+		fmt.Sprintf(`(?m)^version +%d$`, ring.LayoutVersion),
 		`(?m)^capacity +8 slots x 32 bytes$`,
 		`(?m)^creator +pid ` + fmt.Sprint(os.Getpid()) + `, `,
 		`(?m)^tail +3 \(producer position\)$`,
@@ -60,7 +60,7 @@ func TestStatRingInUse(t *testing.T) {
 	assert.WithinDuration(t, time.Now(), rep.Created, time.Hour)
 	rep.Created = time.Time{}
 	assert.Equal(t, statReport{
-		Path: path, Kind: "spsc", Version: 1, Capacity: 8, SlotSize: 32,
+		Path: path, Kind: "spsc", Version: ring.LayoutVersion, Capacity: 8, SlotSize: 32,
 		Size: size, FileSize: size, CreatorPID: os.Getpid(),
 		Tail: 3, Head: 0, Released: &released, Queued: 3, FillPercent: 37.5,
 		State: "live",
@@ -174,8 +174,12 @@ func TestStatErrors(t *testing.T) {
 		require.NoError(t, f.Close())
 		return p
 	}
-	truncated := newRing(t, dir, "truncated", ring.Config{Kind: ring.SPSC, Capacity: 1024, SlotSize: 64})
+	truncatedCfg := ring.Config{Kind: ring.SPSC, Capacity: 1024, SlotSize: 64}
+	truncated := newRing(t, dir, "truncated", truncatedCfg)
 	require.NoError(t, os.Truncate(truncated, 8192))
+	truncatedSize, err := ring.Size(truncatedCfg)
+	require.NoError(t, err)
+	next := ring.LayoutVersion + 1
 
 	for _, tc := range []struct {
 		name string
@@ -189,9 +193,10 @@ func TestStatErrors(t *testing.T) {
 		{"empty", write("empty", nil), `is not a ring: not a regular file with contents`},
 		{"directory", dir, `is not a ring: not a regular file with contents`},
 		{"zero magic", write("zeros", make([]byte, 8192)), `is not ready: its magic word is zero`},
-		{"other version", scribbled("v2", 8, 2), `is not a ring this shmring can read: version 2 is not the supported version 1`},
+		{"other version", scribbled("other", 8, uint32(next)),
+			fmt.Sprintf(`is not a ring this shmring can read: version %d is not the supported version %d`, next, ring.LayoutVersion)},
 		{"bad capacity", scribbled("cap", 16, 1000), `is a corrupt ring: capacity 1000 is not a power of two`},
-		{"truncated", truncated, `is a corrupt ring: total size 135168 exceeds the 8192-byte region \(truncated\?\)`},
+		{"truncated", truncated, fmt.Sprintf(`is a corrupt ring: total size %d exceeds the 8192-byte region \(truncated\?\)`, truncatedSize)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, args := range [][]string{{"stat", tc.path}, {"stat", "-json", tc.path}} {
