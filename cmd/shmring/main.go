@@ -7,7 +7,9 @@
 //	shmring tail      print messages as they arrive
 //	shmring send      push lines from stdin
 //
-// Run "shmring help COMMAND" for a command's flags.
+// Flags may follow the arguments ("shmring stat demo -json"). Run
+// "shmring help COMMAND" for a command's flags. The exit status is 0 when
+// the command did its work, 1 when it failed, and 2 for a bad command line.
 package main
 
 import (
@@ -44,36 +46,50 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
-		return 2
+		return statusBadArgs
 	}
 	name := args[0]
 	switch name {
 	case "-h", "-help", "--help":
 		usage(stdout)
-		return 0
+		return statusOK
 	case "help":
-		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				fmt.Fprintln(stdout, strings.TrimSpace(c.usage))
-				return 0
-			}
-		}
-		usage(stdout)
-		return 0
+		return help(args[1:], stdout, stderr)
 	}
 	c, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(stderr, "shmring: unknown command %q\n\n", name)
 		usage(stderr)
-		return 2
+		return statusBadArgs
 	}
 	return c.run(args[1:], stdout, stderr)
+}
+
+// help prints the usage of the command args names, or the list of commands
+// when it names none.
+func help(args []string, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) == 0:
+		usage(stdout)
+		return statusOK
+	case len(args) > 1:
+		fmt.Fprintf(stderr, "shmring help: unexpected argument %q: help takes one command name\n", args[1])
+		return statusBadArgs
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "shmring help: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return statusBadArgs
+	}
+	fmt.Fprintln(stdout, strings.TrimSpace(c.usage))
+	return statusOK
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "shmring moves messages between processes through shared memory.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Usage: shmring COMMAND [flags] [args]")
+	fmt.Fprintln(w, "Usage: shmring COMMAND [flags] [args]  (flags may follow the args too)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	names := make([]string, 0, len(commands))

@@ -53,6 +53,15 @@ one JSON object per line.`,
 		fs.IntVar(&o.count, "count", 0, "with -watch, stop after this many refreshes (0: until interrupted)")
 		return o
 	},
+	check: func(o *statOptions) error {
+		switch {
+		case o.interval <= 0:
+			return fmt.Errorf("-interval %v: must be positive", o.interval)
+		case o.count < 0:
+			return fmt.Errorf("-count %d: must not be negative", o.count)
+		}
+		return nil
+	},
 }
 
 func init() {
@@ -102,12 +111,6 @@ func runStat(args []string, stdout, stderr io.Writer) int {
 	o, rest, status, ok := statSpec.parse(args, 1, 1, stdout, stderr)
 	if !ok {
 		return status
-	}
-	switch {
-	case o.interval <= 0:
-		return failf(stderr, "stat", "-interval %v: must be positive", o.interval)
-	case o.count < 0:
-		return failf(stderr, "stat", "-count %d: must not be negative", o.count)
 	}
 	in, err := inspect(rest[0])
 	if err != nil {
@@ -223,8 +226,8 @@ func printStat(w io.Writer, rep *statReport, asJSON, watching bool) error {
 	fmt.Fprintf(tw, "ring\t%s\n", rep.Path)
 	fmt.Fprintf(tw, "kind\t%s\n", rep.Kind)
 	fmt.Fprintf(tw, "version\t%d\n", rep.Version)
-	fmt.Fprintf(tw, "capacity\t%d slots x %d bytes\n", rep.Capacity, rep.SlotSize)
-	fmt.Fprintf(tw, "size\t%d bytes (file %d bytes)\n", rep.Size, rep.FileSize)
+	fmt.Fprintf(tw, "capacity\t%s x %s\n", plural(rep.Capacity, "slot"), plural(rep.SlotSize, "byte"))
+	fmt.Fprintf(tw, "size\t%s (file %s)\n", plural(rep.Size, "byte"), plural(rep.FileSize, "byte"))
 	fmt.Fprintf(tw, "creator\tpid %d, %s\n", rep.CreatorPID, rep.Created.Format(time.RFC3339))
 	fmt.Fprintf(tw, "tail\t%d (producer position)\n", rep.Tail)
 	if rep.Released != nil {
@@ -247,7 +250,8 @@ func printStat(w io.Writer, rep *statReport, asJSON, watching bool) error {
 		fmt.Fprintln(tw)
 	}
 	fmt.Fprintf(tw, "shutdown\t%s\n", yesNo[rep.Shutdown])
-	fmt.Fprintf(tw, "asleep\t%d producers waiting for room, %d consumers waiting for messages\n", rep.ProducersWaiting, rep.ConsumersWaiting)
+	fmt.Fprintf(tw, "asleep\t%s waiting for room, %s waiting for messages\n",
+		plural(rep.ProducersWaiting, "producer"), plural(rep.ConsumersWaiting, "consumer"))
 	if watching {
 		if r := rep.Rates; r != nil {
 			fmt.Fprintf(tw, "rate\tin %.0f/s, out %.0f/s (over %.2fs)\n", r.InPerSec, r.OutPerSec, r.Seconds)
