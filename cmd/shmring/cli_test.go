@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -57,10 +58,14 @@ func TestParseInterleaved(t *testing.T) {
 // Every command takes its flags after its arguments too.
 func TestFlagsAfterArguments(t *testing.T) {
 	dir := t.TempDir()
-	path := newRing(t, dir, "demo", ring.Config{Kind: ring.MPMC, Capacity: 4, SlotSize: 32})
+	path := filepath.Join(dir, "demo")
+
+	status, out, errOut := runCmd("create", path, "-kind", "mpmc", "-capacity", "4", "-slot", "32")
+	require.Equal(t, 0, status, errOut)
+	assert.Contains(t, out, "mpmc, 4 slots x 32 bytes")
 
 	withStdin(t, strings.NewReader("one\ntwo\n"))
-	status, out, errOut := runCmd("send", path, "-shutdown")
+	status, out, errOut = runCmd("send", path, "-shutdown")
 	require.Equal(t, 0, status, errOut)
 	assert.Equal(t, "sent 2 messages to "+path+"\n", out)
 
@@ -94,10 +99,10 @@ func TestFlagsAfterArguments(t *testing.T) {
 	// After "--", what looks like a flag is an argument: here a bare name,
 	// so a ring in /dev/shm.
 	name := fmt.Sprintf("-shmring-cmd-test-%d", os.Getpid())
-	r, err := ring.Create(name, ring.Config{Kind: ring.SPSC, Capacity: 2, SlotSize: 1})
-	require.NoError(t, err)
-	require.NoError(t, r.Close())
 	t.Cleanup(func() { _ = shm.Remove(name) })
+	status, out, errOut = runCmd("create", "-capacity", "2", "-slot", "1", "--", name)
+	require.Equal(t, 0, status, errOut)
+	assert.Contains(t, out, "created /dev/shm/"+name+": spsc, 2 slots x 1 byte, ")
 	status, out, errOut = runCmd("rm", "--", name, "-f")
 	require.Equal(t, 1, status, "-f is a path after --")
 	assert.Equal(t, "removed /dev/shm/"+name+"\n", out)
@@ -115,6 +120,7 @@ func TestBadFlagValues(t *testing.T) {
 		{[]string{"stat", "x", "-interval", "soon"}, `invalid value "soon" for flag -interval: parse error`},
 		{[]string{"stat", "x", "-count", "-1"}, "-count -1: must not be negative"},
 		{[]string{"stat", "-json=maybe", "x"}, `invalid boolean value "maybe" for -json: parse error`},
+		{[]string{"create", "x", "-slot", "-5"}, "slot size -5 is below 1"},
 		{[]string{"ls", "-a=2"}, `invalid boolean value "2" for -a: parse error`},
 		{[]string{"rm", "x", "-f=yes"}, `invalid boolean value "yes" for -f: parse error`},
 	} {
@@ -131,12 +137,12 @@ func TestHelp(t *testing.T) {
 	status, out, errOut := runCmd("help")
 	assert.Equal(t, 0, status)
 	assert.Empty(t, errOut)
-	assert.Contains(t, out, "\n  stat     the state of a ring (read-only)\n")
+	assert.Contains(t, out, "\n  create   make a ring\n")
 
-	status, out, errOut = runCmd("help", "stat")
+	status, out, errOut = runCmd("help", "create")
 	assert.Equal(t, 0, status)
 	assert.Empty(t, errOut)
-	assert.Equal(t, strings.TrimSpace(statSpec.usage())+"\n", out)
+	assert.Equal(t, strings.TrimSpace(createSpec.usage())+"\n", out)
 
 	status, out, errOut = runCmd("help", "nosuch")
 	assert.Equal(t, 2, status)
@@ -162,7 +168,12 @@ func TestCountsInWords(t *testing.T) {
 	assert.Equal(t, "2 bytes", plural(2, "byte"))
 
 	path := newRing(t, t.TempDir(), "r", ring.Config{Kind: ring.SPSC, Capacity: 2, SlotSize: 1})
-	status, out, errOut := runCmd("stat", path)
+	withStdin(t, strings.NewReader("x\n"))
+	status, out, errOut := runCmd("send", path, "-shutdown")
+	require.Equal(t, 0, status, errOut)
+	assert.Equal(t, "sent 1 message to "+path+"\n", out)
+
+	status, out, errOut = runCmd("stat", path)
 	require.Equal(t, 0, status, errOut)
 	assert.Regexp(t, `(?m)^capacity +2 slots x 1 byte$`, out)
 

@@ -1,6 +1,7 @@
 // Command shmring measures and operates shmring rings.
 //
 //	shmring bench     throughput and latency, side by side with sockets, pipes, channels
+//	shmring create    make a ring
 //	shmring stat      the state of a ring
 //	shmring ls        the rings in a directory (/dev/shm by default)
 //	shmring rm        remove rings no live process uses

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shmring/shmring/ring"
+)
+
+// What create refuses: a bad command line (status 2, with the usage) and a
+// ring it cannot make (status 1, with the reason).
+func TestCreateErrors(t *testing.T) {
+	dir := t.TempDir()
+	exists := newRing(t, dir, "exists", ring.Config{Kind: ring.SPSC, Capacity: 2, SlotSize: 8})
+	for _, tc := range []struct {
+		args   []string
+		status int
+		want   string // stderr's first line, after "shmring create: "
+	}{
+		{[]string{}, 2, "missing argument"},
+		{[]string{"a", "b"}, 2, `unexpected argument "b"`},
+		{[]string{"-kind", "fifo", "x"}, 2, `invalid value "fifo" for flag -kind: "fifo" is not spsc or mpmc`},
+		{[]string{"x", "-capacity", "1000"}, 2, "capacity 1000 is not a power of two"},
+		{[]string{"x", "-capacity", "1"}, 2, "capacity 1 is below 2"},
+		{[]string{"x", "-capacity", "lots"}, 2, `invalid value "lots" for flag -capacity: parse error`},
+		{[]string{"x", "-slot", "0"}, 2, "slot size 0 is below 1"},
+		{[]string{"x", "-mode", "0800"}, 2, `invalid value "0800" for flag -mode: "0800" is not permission bits in octal (0000 to 0777)`},
+		{[]string{"x", "-mode", "01777"}, 2, `invalid value "01777" for flag -mode: "01777" is not permission bits in octal (0000 to 0777)`},
+		{[]string{exists}, 1, "open " + exists + ": file exists"},
+		{[]string{filepath.Join(dir, "no", "such", "dir")}, 1, "open " + filepath.Join(dir, "no", "such", "dir") + ": no such file or directory"},
+	} {
+		status, out, errOut := runCmd(append([]string{"create"}, tc.args...)...)
+		assert.Equal(t, tc.status, status, "%q", tc.args)
+		assert.Empty(t, out, "%q", tc.args)
+		first, rest, _ := strings.Cut(errOut, "\n")
+		assert.Equal(t, "shmring create: "+tc.want, first, "%q", tc.args)
+		if tc.status == 2 {
+			assert.Equal(t, "\n"+createSpec.usage(), rest, "%q: the usage follows", tc.args)
+		} else {
+			assert.Empty(t, rest, "%q: one line", tc.args)
+		}
+	}
+	// The ring that was there is untouched, and nothing else was left.
+	r := openRing(t, exists)
+	assert.Equal(t, ring.Config{Kind: ring.SPSC, Capacity: 2, SlotSize: 8}, r.Config())
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1)
+}
