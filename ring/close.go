@@ -136,9 +136,11 @@ func (r *Ring) exitSide(busy *uint32) {
 // returns. Every later operation returns that error too. A second Close
 // returns nil.
 func (r *Ring) Close() error {
+	r.ops.Add(1) // Close is in flight too: nobody finishes the close under it
 	for {
 		l := atomic.LoadUint32(&r.life)
 		if l&lifeClosing != 0 {
+			r.exit()
 			return nil
 		}
 		if atomic.CompareAndSwapUint32(&r.life, l, l|lifeClosing) {
@@ -152,6 +154,7 @@ func (r *Ring) Close() error {
 		r.wake(r.notEmptySeq())
 		r.wake(r.notFullSeq())
 	}
+	r.ops.Add(-1)
 	for !r.quiet(true) {
 		osYield()
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,10 +36,10 @@ func (k Kind) String() string {
 
 // ParseKind parses "spsc" or "mpmc" (any case).
 func ParseKind(s string) (Kind, error) {
-	switch s {
-	case "spsc", "SPSC":
+	switch strings.ToLower(s) {
+	case "spsc":
 		return SPSC, nil
-	case "mpmc", "MPMC":
+	case "mpmc":
 		return MPMC, nil
 	}
 	return 0, fmt.Errorf("ring: unknown kind %q (want spsc or mpmc)", s)

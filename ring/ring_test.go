@@ -500,6 +500,8 @@ func TestNewTypedRefuses(t *testing.T) {
 	check(err, "is a func")
 	_, err = ring.NewTyped[struct{ N [2]struct{ X int } }](r)
 	check(err, ".N[].X is int, whose size depends on the platform")
+	_, err = ring.NewTyped[struct{ Ok [1]bool }](r)
+	check(err, ".Ok[] is a bool: another process could write a byte other than 0 or 1")
 	_, err = ring.NewTyped[[3]uint64](r)
 	assert.ErrorIs(t, err, ring.ErrTooLarge)
 	_, err = ring.NewTyped[[2]uint64](r)
@@ -546,8 +548,13 @@ func TestKindParse(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, k, got)
 	}
+	for in, want := range map[string]ring.Kind{"Spsc": ring.SPSC, "mPmC": ring.MPMC} {
+		got, err := ring.ParseKind(in)
+		require.NoError(t, err, "any case")
+		assert.Equal(t, want, got)
+	}
 	_, err := ring.ParseKind("lifo")
-	assert.Error(t, err)
+	assert.EqualError(t, err, `ring: unknown kind "lifo" (want spsc or mpmc)`)
 	assert.Equal(t, "Kind(9)", ring.Kind(9).String())
 }
 

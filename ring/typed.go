@@ -21,7 +21,8 @@ type Typed[T any] struct {
 // NewTyped returns a typed view of r. It refuses a T that holds anything
 // another process could not use (pointers, strings, slices, maps,
 // interfaces, channels, functions), or whose size depends on the platform
-// (int, uint, uintptr: use int64 and friends), or that is larger than the
+// (int, uint, uintptr: use int64 and friends), or a bool (any byte another
+// process writes would become one: use uint8), or that is larger than the
 // ring's slot size.
 func NewTyped[T any](r *Ring) (*Typed[T], error) {
 	t := reflect.TypeFor[T]()
@@ -39,7 +40,9 @@ func NewTyped[T any](r *Ring) (*Typed[T], error) {
 // shared memory.
 func checkPlain(t reflect.Type, path string) error {
 	switch t.Kind() {
-	case reflect.Bool, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+	case reflect.Bool:
+		return fmt.Errorf("ring: %s is a bool: another process could write a byte other than 0 or 1, and Go would then hold a bool that is neither true nor false (b and !b both true); use a uint8 and compare it with 0", path)
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
 		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
 		return nil
