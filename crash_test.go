@@ -47,6 +47,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -342,6 +343,8 @@ func endedBy(a args, err error) (string, bool) {
 //	batch=B          push with PushBatch, B messages at a time
 //	handles=H        spread the pushes, round robin, over H handles on the
 //	                 same mapping (on MPMC, H process records)
+//	goroutines=G     push from G goroutines at once, on the same handles,
+//	                 as ledger producers id..id+G-1
 //	arm=POINT:K      SIGKILL itself at its K-th arrival at POINT (faultinject)
 //	hold=1           after the last message, report and block until killed
 //	shutdown=1       shut the ring down after the last message
@@ -376,46 +379,87 @@ func helperCrashProducer(a args) int {
 		defer h.Close()
 		handles = append(handles, h)
 	}
-	acked := lg.acked(id)
-	bufs := make([][]byte, batch)
-	for i := range bufs {
-		bufs[i] = make([]byte, msgMax)
+	goroutines := max(a.int("goroutines", 1), 1)
+	if id+goroutines > lg.producers {
+		return usagef("id=%d goroutines=%d: the ledger has %d producer records", id, goroutines, lg.producers)
 	}
-	msgs := make([][]byte, 0, batch)
-	ctx := context.Background() // the parent kills us if we hang
-	var seq, g, left uint64     // next sequence number; next number of the current range, and how many it has left
-	var end error
-	for turn := 0; end == nil; turn++ {
-		msgs = msgs[:0]
-		for len(msgs) < batch && (n == 0 && !lg.stopped() || n > 0 && seq+uint64(len(msgs)) < n) {
-			if left == 0 {
-				var ok bool
-				if g, ok = lg.takeRange(id, seq+uint64(len(msgs))); !ok {
-					if n > 0 {
-						return usagef("the ledger has no numbers left for message %d", seq+uint64(len(msgs)))
+	// produce pushes the messages of ledger producer pid through the
+	// handles; with goroutines=G, G of them run at once, ids id..id+G-1,
+	// on the same handles (so on MPMC the same lanes).
+	produce := func(pid int) (seq uint64, end error, code int) {
+		acked := lg.acked(pid)
+		bufs := make([][]byte, batch)
+		for i := range bufs {
+			bufs[i] = make([]byte, msgMax)
+		}
+		msgs := make([][]byte, 0, batch)
+		ctx := context.Background() // the parent kills us if we hang
+		var g, left uint64          // next number of the current range, and how many it has left
+		for turn := 0; end == nil; turn++ {
+			msgs = msgs[:0]
+			for len(msgs) < batch && (n == 0 && !lg.stopped() || n > 0 && seq+uint64(len(msgs)) < n) {
+				if left == 0 {
+					var ok bool
+					if g, ok = lg.takeRange(pid, seq+uint64(len(msgs))); !ok {
+						if n > 0 {
+							return seq, nil, usagef("the ledger has no numbers left for message %d", seq+uint64(len(msgs)))
+						}
+						break
 					}
-					break
+					left = lg.rangeSize
 				}
-				left = lg.rangeSize
+				msgs = append(msgs, fillCrashMsg(bufs[len(msgs)], pid, seq+uint64(len(msgs)), g))
+				g++
+				left--
 			}
-			msgs = append(msgs, fillCrashMsg(bufs[len(msgs)], id, seq+uint64(len(msgs)), g))
-			g++
-			left--
-		}
-		if len(msgs) == 0 {
-			break
-		}
-		h := handles[turn%len(handles)]
-		var k int
-		if batch == 1 {
-			if end = h.Push(ctx, msgs[0]); end == nil {
-				k = 1
+			if len(msgs) == 0 {
+				break
 			}
-		} else {
-			k, end = h.PushBatch(ctx, msgs)
+			h := handles[turn%len(handles)]
+			var k int
+			if batch == 1 {
+				if end = h.Push(ctx, msgs[0]); end == nil {
+					k = 1
+				}
+			} else {
+				k, end = h.PushBatch(ctx, msgs)
+			}
+			seq += uint64(k)
+			atomic.StoreUint64(acked, seq) // acknowledged: Push returned nil for every message below seq
 		}
-		seq += uint64(k)
-		atomic.StoreUint64(acked, seq) // acknowledged: Push returned nil for every message below seq
+		return seq, end, exitOK
+	}
+	var seq uint64
+	var end error
+	if goroutines == 1 {
+		var code int
+		if seq, end, code = produce(id); code != exitOK {
+			return code
+		}
+	} else {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		code := exitOK
+		for i := 0; i < goroutines; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, e, c := produce(id + i)
+				mu.Lock()
+				defer mu.Unlock()
+				seq += s
+				if end == nil {
+					end = e
+				}
+				if c != exitOK {
+					code = c
+				}
+			}()
+		}
+		wg.Wait()
+		if code != exitOK {
+			return code
+		}
 	}
 	report("pushed", seq)
 	how, ok := endedBy(a, end)
@@ -1530,9 +1574,10 @@ func soakMessages(t *testing.T) int {
 
 // soakProc is a child of the soak.
 type soakProc struct {
-	c        *child
-	producer bool
-	id       int // producer id or consumer slot
+	c          *child
+	producer   bool
+	id         int // producer id or consumer slot
+	goroutines int // producers: pushing goroutines on one handle, ids id..id+goroutines-1
 }
 
 // TestMPMCRandomKillSoak: four producer and four consumer processes on an
@@ -1585,15 +1630,22 @@ func TestMPMCRandomKillSoak(t *testing.T) {
 	t.Logf("seed %d: at least %d messages and %d kills; stall if nothing moves for %v", seed, n, minKills, stallAfter)
 
 	var all, live []*soakProc
-	nextProducer, nextConsumer := 0, 0
+	nextProducer, nextConsumer, producerProcs := 0, 0, 0
 	fates := map[int]producerFate{}
 	spawn := func(producer bool) {
 		p := &soakProc{producer: producer}
 		if producer {
-			p.id, nextProducer = nextProducer, nextProducer+1
-			b := 1 + 15*(p.id%2) // odd ids push batches of 16
-			fates[p.id] = producerFate{batch: b}
-			p.c = cr.start("crash-producer", false, arg("id", p.id), arg("batch", b))
+			// Every other producer process pushes from three goroutines on
+			// one handle (one lane): a kill then lands between one
+			// goroutine's claim and its record while another claims.
+			p.goroutines = 1 + 2*(producerProcs%2)
+			b := 1 + 15*(producerProcs/2%2) // and every other pair pushes batches of 16
+			producerProcs++
+			p.id, nextProducer = nextProducer, nextProducer+p.goroutines
+			for i := 0; i < p.goroutines; i++ {
+				fates[p.id+i] = producerFate{batch: b}
+			}
+			p.c = cr.start("crash-producer", false, arg("id", p.id), arg("batch", b), arg("goroutines", p.goroutines))
 		} else {
 			p.id, nextConsumer = nextConsumer, nextConsumer+1
 			p.c = cr.start("crash-consumer", false, arg("slot", p.id), arg("batch", 1+15*(p.id%2)))
@@ -1642,7 +1694,7 @@ func TestMPMCRandomKillSoak(t *testing.T) {
 		}
 	}
 
-	killsP, killsC := 0, 0
+	killsP, killsC, killedIDs := 0, 0, 0
 	nextKill := time.Now()
 	for {
 		watch("producing")
@@ -1667,7 +1719,10 @@ func TestMPMCRandomKillSoak(t *testing.T) {
 		v.c.kill() // SIGKILL and reap
 		if v.producer {
 			killsP++
-			fates[v.id] = producerFate{killed: true, batch: fates[v.id].batch}
+			killedIDs += v.goroutines
+			for i := 0; i < v.goroutines; i++ {
+				fates[v.id+i] = producerFate{killed: true, batch: fates[v.id+i].batch}
+			}
 		} else {
 			killsC++
 		}
@@ -1688,7 +1743,11 @@ func TestMPMCRandomKillSoak(t *testing.T) {
 		}
 		rep, end := ended(t, p.c)
 		assert.Equal(t, "done", end, "%s", p.c)
-		assert.Equal(t, int(atomic.LoadUint64(cr.lg.acked(p.id))), rep.int(t, "pushed"), "%s: pushed", p.c)
+		acked := 0
+		for i := 0; i < p.goroutines; i++ {
+			acked += int(atomic.LoadUint64(cr.lg.acked(p.id + i)))
+		}
+		assert.Equal(t, acked, rep.int(t, "pushed"), "%s: pushed", p.c)
 	}
 	produced := time.Since(start)
 	require.NoError(t, cr.r.Shutdown())
@@ -1723,6 +1782,77 @@ func TestMPMCRandomKillSoak(t *testing.T) {
 	assert.GreaterOrEqual(t, res.acked, n, "messages acknowledged")
 	assert.Zero(t, res.duplicated, "no message may arrive twice")
 	assert.LessOrEqual(t, res.lost, killsC, "at most one message lost per killed consumer")
-	assert.LessOrEqual(t, res.inFlight, killsP, "at most one in-flight message per killed producer")
+	assert.LessOrEqual(t, res.inFlight, killedIDs, "at most one in-flight message per goroutine of a killed producer")
 	assert.Equal(t, res.distinct, res.received, "received = distinct when nothing is duplicated")
+}
+
+// TestMPMCSameLaneKill: a producer process pushes from eight goroutines on
+// one handle, so on one lane, and is SIGKILLed again and again: half the
+// time at the fault point between some goroutine's claim and its record
+// (while the others claim the next positions), half the time after it made
+// some progress. Each claim of the dead lane must still be on record, or
+// the consumer would wait on it for ever. After the last kill, a
+// replacement pushes its messages and every one of them arrives.
+func TestMPMCSameLaneKill(t *testing.T) {
+	cycles := 120
+	if testing.Short() {
+		cycles = 30
+	}
+	const goroutines, perFinal = 8, 500
+	cr := &crashRun{t: t, ctx: testContext(t, testTimeout()+2*time.Minute), r: anonymousRing(t, ring.MPMC, 64)}
+	const rangeSize = 256
+	cr.lg = newLedger(t, rangeSize, goroutines*(cycles+1)*16+4096, goroutines*(cycles+1), 1)
+	consumer := cr.start("crash-consumer", false, arg("slot", 0))
+	rng := rand.New(rand.NewPCG(7, 0x1a4e))
+	fates := map[int]producerFate{}
+	ackedBy := func(id int) (n uint64) {
+		for i := 0; i < goroutines; i++ {
+			n += atomic.LoadUint64(cr.lg.acked(id + i))
+		}
+		return n
+	}
+	armed := 0
+	for c := 0; c < cycles; c++ {
+		id := c * goroutines
+		for i := 0; i < goroutines; i++ {
+			fates[id+i] = producerFate{killed: true, batch: 1}
+		}
+		if c%2 == 0 {
+			k := 1 + rng.IntN(4000)
+			cr.killedItself(cr.start("crash-producer", true, arg("id", id), arg("goroutines", goroutines),
+				"arm=after-claim-cas:"+strconv.Itoa(k)))
+			armed++
+			continue
+		}
+		p := cr.start("crash-producer", true, arg("id", id), arg("goroutines", goroutines))
+		want := uint64(1 + rng.IntN(3000))
+		for ackedBy(id) < want && cr.ctx.Err() == nil {
+			select {
+			case <-p.done:
+				t.Fatalf("%s ended before it was killed:\n%s", p, p.transcript())
+			case <-time.After(time.Millisecond): // pacing of the looks at the ledger
+			}
+		}
+		p.kill()
+	}
+	final := cycles * goroutines
+	for i := 0; i < goroutines; i++ {
+		fates[final+i] = producerFate{batch: 1}
+	}
+	p := cr.start("crash-producer", false, arg("id", final), arg("goroutines", goroutines), arg("n", perFinal))
+	rep, end := ended(t, p)
+	require.Equal(t, "done", end, "%s: the replacement pushes all its messages", p)
+	assert.Equal(t, goroutines*perFinal, rep.int(t, "pushed"))
+	require.NoError(t, cr.r.Shutdown())
+	_, end = ended(t, consumer)
+	require.Equal(t, "eof", end, "the consumer drains the ring: no claim of a dead lane stops it")
+	res := cr.lg.tally(t, fates)
+	for _, e := range res.examples {
+		t.Log(e)
+	}
+	t.Logf("%d kills (%d at after-claim-cas), %s; slots %+v", cycles, armed, res, cr.r.SlotStates())
+	assert.Zero(t, res.duplicated)
+	assert.Zero(t, res.lost, "the consumer is never killed: every acknowledged message arrives")
+	assert.LessOrEqual(t, res.inFlight, cycles*goroutines)
+	assert.Equal(t, uint64(goroutines*perFinal), ackedBy(final))
 }
