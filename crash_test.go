@@ -800,10 +800,10 @@ func TestCrashMPMCAtEveryPoint(t *testing.T) {
 	per := crashCount(20_000)
 	var cases []crashCase
 	for _, batch := range []int{1, 8} {
-		for _, p := range []faultinject.Point{faultinject.AfterClaim, faultinject.AfterCopy, faultinject.BeforePublish} {
+		for _, p := range []faultinject.Point{faultinject.AfterClaimCAS, faultinject.AfterClaim, faultinject.AfterCopy, faultinject.BeforePublish} {
 			cases = append(cases, crashCase{p, true, batch})
 		}
-		for _, p := range []faultinject.Point{faultinject.AfterRead, faultinject.AfterConsume} {
+		for _, p := range []faultinject.Point{faultinject.AfterReadCAS, faultinject.AfterRead, faultinject.AfterConsume} {
 			cases = append(cases, crashCase{p, false, batch})
 		}
 	}
@@ -1855,4 +1855,30 @@ func TestMPMCSameLaneKill(t *testing.T) {
 	assert.Zero(t, res.lost, "the consumer is never killed: every acknowledged message arrives")
 	assert.LessOrEqual(t, res.inFlight, cycles*goroutines)
 	assert.Equal(t, uint64(goroutines*perFinal), ackedBy(final))
+}
+
+// TestKilledWhileAnnouncing: a consumer killed between counting itself as
+// a waiter in its process record and setting its bit in the waiter mask
+// (the kill point in-announce) leaves no bit set, so publishers make no
+// system call for it, and its successor takes the count back.
+func TestKilledWhileAnnouncing(t *testing.T) {
+	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC} {
+		t.Run(kind.String(), func(t *testing.T) {
+			cr := &crashRun{t: t, ctx: testContext(t, testTimeout()), r: anonymousRing(t, kind, 16)}
+			cr.lg = newLedger(t, 64, 64, 1, 2)
+			cr.killedItself(cr.start("crash-consumer", true, arg("slot", 0), "arm=in-announce:1"))
+			s := cr.r.Stats()
+			assert.Zero(t, s.ConsumersWaiting, "no bit in the waiter mask: publishers wake nobody")
+			consumer := cr.start("crash-consumer", false, arg("slot", 1))
+			p := cr.start("crash-producer", false, arg("id", 0), arg("n", 1000), arg("shutdown", 1))
+			_, end := ended(t, p)
+			require.Equal(t, "done", end)
+			_, end = ended(t, consumer)
+			require.Equal(t, "eof", end)
+			res := cr.lg.tally(t, map[int]producerFate{0: {batch: 1}})
+			assert.Equal(t, 1000, res.distinct)
+			assert.Zero(t, res.duplicated)
+			assert.Zero(t, cr.r.Stats().ConsumersWaiting)
+		})
+	}
 }
