@@ -36,6 +36,10 @@ type Process struct {
 	Unjudged bool   // another pid namespace: Alive is assumed, not known
 	Produces bool
 	Consumes bool
+	// Unfenced: the process could not register for expedited membarriers
+	// (a seccomp filter, an old kernel); while it lives, sleepers sleep in
+	// short slices, because their membarrier does not order its stores.
+	Unfenced bool
 }
 
 // tailPos and headPos are the producers' and consumers' positions.
@@ -91,6 +95,7 @@ func (r *Ring) Stats() Stats {
 			Unjudged: ns != 0 && self().pidns != 0 && ns != self().pidns,
 			Produces: roles&roleProduces != 0,
 			Consumes: roles&roleConsumes != 0,
+			Unfenced: roles&roleUnfenced != 0,
 		})
 	}
 	return s
