@@ -71,10 +71,30 @@
 // released the batch fn was shown: its successor gets those messages again.
 // A process killed while asleep in Push or Pop leaves itself counted as a
 // waiter; the count is taken back when its record is taken over (and, on an
-// MPMC ring, by a publisher whose wake-ups keep finding nobody). Process liveness is judged by pid and start time,
-// so a reused pid is not mistaken for the dead process; a process in another
-// pid namespace cannot be judged and is taken to be alive, so rings shared
-// across pid namespaces do not recover from crashes by themselves.
+// MPMC ring, by a publisher whose wake-ups keep finding nobody).
+//
+// A process is judged dead only on proof: kill(pid, 0) says ESRCH, a pidfd
+// says it has exited (a zombie), or /proc shows another start time for its
+// pid. Anything that hides a process (EPERM, /proc mounted hidepid, no
+// /proc, another pid namespace) means alive: a wrong "dead" would let two
+// processes write one slot, a wrong "alive" only delays recovery. What stays
+// undetected is pid reuse where /proc cannot show the start time (no /proc,
+// hidepid for other users' processes): a dead owner whose pid now belongs to
+// a live process counts as alive until that one exits too. Zombies escape
+// detection without /proc only before Linux 5.3 (no pidfd). A record from
+// another pid namespace, or one whose namespace only one side knows (no
+// /proc and Linux before 6.11), is never judged, so rings shared across pid
+// namespaces do not recover from crashes by themselves.
+//
+// # Closing
+//
+// Close may be called at any moment, from any goroutine: operations in
+// flight on the handle, asleep or not, return an error matching
+// os.ErrClosed (not ErrClosed, which says the ring was shut down), and the
+// mapping goes only when none is left; a pop inside fn finishes the close
+// when fn returns. A handle that owns its region and is dropped without
+// Close gives its roles and records back when the garbage collector finds
+// it; its mapping stays until the process exits.
 //
 // An SPSC Pop on an empty ring whose producer died returns ErrPeerDead (and a
 // Push on a full ring whose consumer died), unless Options.WaitForPeer.

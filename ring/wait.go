@@ -9,14 +9,16 @@ package ring
 // The handshake that makes sleeping safe without a fence per message:
 //
 //	publisher (every message)            sleeper (only before sleeping)
-//	  store-release the slot / index       waiters++            (atomic RMW)
-//	  if load(waiters) != 0 {              membarrier(GLOBAL_EXPEDITED)
+//	  store-release the slot / index       record count++; mask |= bit (atomic RMWs)
+//	  if load(mask) != 0 {                 membarrier(GLOBAL_EXPEDITED)
 //	      futex word++; FUTEX_WAKE         w := load(futex word)
 //	  }                                    look at the ring again
 //	                                       FUTEX_WAIT(futex word, w)
-//	                                       waiters--
+//	                                       record count--; last one: mask &^= bit
 //
-// The publisher's store and its load of waiters may be reordered (x86
+// (The count lives in the sleeper's process record and the bit is that
+// record's, so a takeover of a dead sleeper's record puts both right: see
+// record.go.) The publisher's store and its load of the mask may be reordered (x86
 // lets a load pass an earlier store in the store buffer), which without
 // more would lose a wake-up: the sleeper would miss the message and the
 // publisher miss the sleeper. The sleeper's membarrier makes every CPU
@@ -24,8 +26,10 @@ package ring
 // publisher's store was before that barrier, and the sleeper's second look
 // finds the message, or its load of waiters comes after it, and sees the
 // sleeper. The expensive half runs once per sleep, not once per message.
-// Where membarrier is missing, sleeps are cut into short slices, so that a
-// missed wake-up costs at most one slice.
+// Where membarrier is missing, or a live participant's process record says
+// it could not register for it (its stores are then not covered), sleeps
+// are cut into short slices, so that a missed wake-up costs at most one
+// slice.
 
 import (
 	"context"
