@@ -86,6 +86,9 @@ func TestFlagsAfterArguments(t *testing.T) {
 	status, out, errOut = runCmd("tail", path, "-text", "-n", "1")
 	require.Equal(t, 0, status, errOut)
 	assert.Equal(t, "one\n", out)
+	status, out, errOut = runCmd("tail", path, "-lines")
+	require.Equal(t, 0, status, errOut)
+	assert.Equal(t, "two\n", out)
 
 	// A live holder makes rm refuse; -f after the path overrides it.
 	prod := holder(t, path, "produce", 0)
@@ -120,6 +123,8 @@ func TestBadFlagValues(t *testing.T) {
 		{[]string{"stat", "x", "-interval", "soon"}, `invalid value "soon" for flag -interval: parse error`},
 		{[]string{"stat", "x", "-count", "-1"}, "-count -1: must not be negative"},
 		{[]string{"stat", "-json=maybe", "x"}, `invalid boolean value "maybe" for -json: parse error`},
+		{[]string{"tail", "x", "-n", "-2"}, "-n -2: must not be negative"},
+		{[]string{"send", "x", "-raw", "-0"}, "-0 and -raw exclude each other"},
 		{[]string{"create", "x", "-slot", "-5"}, "slot size -5 is below 1"},
 		{[]string{"ls", "-a=2"}, `invalid boolean value "2" for -a: parse error`},
 		{[]string{"rm", "x", "-f=yes"}, `invalid boolean value "yes" for -f: parse error`},
@@ -177,10 +182,35 @@ func TestCountsInWords(t *testing.T) {
 	require.Equal(t, 0, status, errOut)
 	assert.Regexp(t, `(?m)^capacity +2 slots x 1 byte$`, out)
 
+	status, out, errOut = runCmd("tail", path)
+	require.Equal(t, 0, status, errOut)
+	assert.True(t, strings.HasPrefix(out, "#1, 1 byte\n"), out)
+
+	withStdin(t, strings.NewReader("xy\n"))
+	path = newRing(t, t.TempDir(), "r", ring.Config{Kind: ring.SPSC, Capacity: 2, SlotSize: 1})
+	status, _, errOut = runCmd("send", "-raw", path)
+	assert.Equal(t, 1, status)
+	assert.Equal(t, "shmring send: standard input holds more than the slot size of 1 byte: stopped after 0 messages\n", errOut)
+
 	var b strings.Builder
 	require.NoError(t, printStat(&b, &statReport{Capacity: 2, SlotSize: 1, ProducersWaiting: 1, ConsumersWaiting: 1}, false, false))
 	assert.Regexp(t, `(?m)^asleep +1 producer waiting for room, 1 consumer waiting for messages$`, b.String())
 	b.Reset()
 	require.NoError(t, printStat(&b, &statReport{Capacity: 2, SlotSize: 1, ProducersWaiting: 2}, false, false))
 	assert.Regexp(t, `(?m)^asleep +2 producers waiting for room, 0 consumers waiting for messages$`, b.String())
+}
+
+// Tail and send in their own processes, with the arguments as a user
+// types them, flags last.
+func TestFlagsAfterArgumentsInAProcess(t *testing.T) {
+	path := newRing(t, t.TempDir(), "r", ring.Config{Kind: ring.MPMC, Capacity: 4, SlotSize: 16})
+	sender := helperCmd(t, "ops-cli", envArgs+"=send\n"+path+"\n-0\n-shutdown")
+	sender.Stdin = strings.NewReader("a\x00b")
+	got, err := sender.CombinedOutput()
+	require.NoError(t, err, "%s", got)
+	tailer := helperCmd(t, "ops-cli", envArgs+"=tail\n"+path+"\n-0")
+	tailer.Stderr = os.Stderr
+	got, err = tailer.Output()
+	require.NoError(t, err)
+	assert.Equal(t, "a\x00b", string(got))
 }

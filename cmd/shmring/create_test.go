@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,54 @@ import (
 
 	"github.com/shmring/shmring/ring"
 )
+
+// A pipeline of separate processes needs no program: create, then send in
+// one process and tail -lines in another, with files for standard input
+// and output.
+func TestCreateSendTailPipeline(t *testing.T) {
+	for _, kind := range []string{"spsc", "mpmc"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "r")
+			in := filepath.Join(dir, "in")
+			outPath := filepath.Join(dir, "out")
+			var text strings.Builder
+			for i := range 100 {
+				fmt.Fprintf(&text, "line %d\t\xff\n\n", i) // more lines than slots: send waits for room
+			}
+			text.WriteString("the end, without a newline")
+			require.NoError(t, os.WriteFile(in, []byte(text.String()), 0o600))
+
+			create := helperCmd(t, "ops-cli", envArgs+"="+strings.Join([]string{"create", path, "-kind", kind, "-capacity", "4", "-slot", "64"}, "\n"))
+			got, err := create.CombinedOutput()
+			require.NoError(t, err, "%s", got)
+
+			tailer := helperCmd(t, "ops-cli", envArgs+"=tail\n"+path+"\n-lines")
+			out, err := os.Create(outPath)
+			require.NoError(t, err)
+			defer out.Close()
+			tailer.Stdout = out
+			var tailErr strings.Builder
+			tailer.Stderr = &tailErr
+			require.NoError(t, tailer.Start())
+
+			sender := helperCmd(t, "ops-cli", envArgs+"=send\n-shutdown\n"+path)
+			f, err := os.Open(in)
+			require.NoError(t, err)
+			defer f.Close()
+			sender.Stdin = f
+			got, err = sender.CombinedOutput()
+			require.NoError(t, err, "%s", got)
+			assert.Equal(t, "sent 201 messages to "+path+"\n", string(got))
+
+			require.NoError(t, tailer.Wait(), tailErr.String())
+			assert.Empty(t, tailErr.String())
+			b, err := os.ReadFile(outPath)
+			require.NoError(t, err)
+			assert.Equal(t, text.String(), string(b))
+		})
+	}
+}
 
 // What create refuses: a bad command line (status 2, with the usage) and a
 // ring it cannot make (status 1, with the reason).

@@ -24,8 +24,11 @@ var sendSpec = &cmdSpec[sendOptions]{
 	about: `
 Send pushes each line of standard input, without its newline, as a message
 into the ring in the file PATH (a bare name means /dev/shm/NAME). An empty
-line is an empty message; a last line without a newline is a message too.
-With -0 the messages are separated by NUL bytes instead; with -raw all of
+line is an empty message. A last line without a newline is a message too,
+with a newline in front of it: no other line's message holds a newline, so
+this marks a last line that had none, and "tail -lines" prints it as it came
+(see "shmring help tail"). With -0 the messages are separated by NUL bytes
+instead (and a NUL marks a last line without one); with -raw all of
 standard input is one message.
 
 Send is a producer: on an SPSC ring it takes the producer role, and fails if
@@ -46,6 +49,12 @@ reports on standard output how many messages it sent.`,
 		fs.BoolVar(&o.shutdown, "shutdown", false, "shut the ring down at the end of standard input")
 		return o
 	},
+	check: func(o *sendOptions) error {
+		if o.nul && o.raw {
+			return errors.New("-0 and -raw exclude each other")
+		}
+		return nil
+	},
 }
 
 func init() {
@@ -61,13 +70,23 @@ type tooLongError struct {
 	length   int64 // its length, or at least this much with raw
 	slotSize int
 	raw      bool
+	marked   bool // a last line without a separator: length counts the mark
+	sep      byte // with marked: the separator
 }
 
 func (e *tooLongError) Error() string {
-	if e.raw {
-		return fmt.Sprintf("standard input holds more than the slot size of %d bytes", e.slotSize)
+	switch {
+	case e.raw:
+		return fmt.Sprintf("standard input holds more than the slot size of %s", plural(e.slotSize, "byte"))
+	case e.marked:
+		sep := "newline"
+		if e.sep == 0 {
+			sep = "NUL"
+		}
+		return fmt.Sprintf("message %d, a last line without a %s, is %s with the %s that marks it, more than the slot size of %d",
+			e.index, sep, plural(int(e.length), "byte"), sep, e.slotSize)
 	}
-	return fmt.Sprintf("message %d is %d bytes, more than the slot size of %d", e.index, e.length, e.slotSize)
+	return fmt.Sprintf("message %d is %s, more than the slot size of %d", e.index, plural(int(e.length), "byte"), e.slotSize)
 }
 
 func (e *tooLongError) Unwrap() error { return ring.ErrTooLarge }
@@ -76,9 +95,6 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	o, rest, status, ok := sendSpec.parse(args, 1, 1, stdout, stderr)
 	if !ok {
 		return status
-	}
-	if o.nul && o.raw {
-		return failf(stderr, "send", "-0 and -raw exclude each other")
 	}
 	ctx, stop := interruptible()
 	defer stop()
@@ -100,29 +116,21 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	if cerr := guard(r.Close); err == nil {
 		err = cerr
 	}
-	fmt.Fprintf(stdout, "sent %s to %s\n", nMessages(sent), p)
+	fmt.Fprintf(stdout, "sent %s to %s\n", plural(sent, "message"), p)
 	var tl *tooLongError
 	switch {
 	case err == nil:
 		return statusOK
 	case errors.As(err, &tl):
-		return failf(stderr, "send", "%v: stopped after %s", err, nMessages(sent))
+		return failf(stderr, "send", "%v: stopped after %s", err, plural(sent, "message"))
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
-		return failf(stderr, "send", "interrupted after %s", nMessages(sent))
+		return failf(stderr, "send", "interrupted after %s", plural(sent, "message"))
 	case errors.Is(err, ring.ErrClosed):
-		return failf(stderr, "send", "%s was shut down: stopped after %s", p, nMessages(sent))
+		return failf(stderr, "send", "%s was shut down: stopped after %s", p, plural(sent, "message"))
 	case errors.Is(err, ring.ErrBusy):
 		return failf(stderr, "send", "%s: %v: an SPSC ring has one producer", p, err)
 	}
 	return failf(stderr, "send", "%s: %v", p, err)
-}
-
-// nMessages is "1 message" or "n messages".
-func nMessages(n int) string {
-	if n == 1 {
-		return "1 message"
-	}
-	return fmt.Sprintf("%d messages", n)
 }
 
 // send pushes the messages of in into r, as o says, and returns how many it
@@ -203,9 +211,15 @@ func readMessages(in io.Reader, slotSize int, o *sendOptions, chunks chan<- chun
 	index := 0
 	for {
 		index++
-		msg, n, err := readMessage(br, sep, slotSize)
-		if err == nil && n > int64(slotSize) {
+		msg, n, ended, err := readMessage(br, sep, slotSize)
+		switch {
+		case err != nil:
+		case !ended && n+1 > int64(slotSize):
+			err = &tooLongError{index: index, length: n + 1, slotSize: slotSize, marked: true, sep: sep}
+		case n > int64(slotSize):
 			err = &tooLongError{index: index, length: n, slotSize: slotSize}
+		case !ended:
+			msg = unterminatedLine(sep, msg) // see lines.go
 		}
 		if err != nil {
 			c.err = err
@@ -223,10 +237,10 @@ func readMessages(in io.Reader, slotSize int, o *sendOptions, chunks chan<- chun
 }
 
 // readMessage reads the next message ending in sep (or at the end of br)
-// and returns it without sep, and its length n. When n exceeds max the
-// message is read to its end but not kept. It returns io.EOF only when no
-// byte is left.
-func readMessage(br *bufio.Reader, sep byte, max int) (msg []byte, n int64, err error) {
+// and returns it without sep, its length n, and whether sep ended it (not
+// the end of br). When n exceeds max the message is read to its end but not
+// kept. It returns io.EOF only when no byte is left.
+func readMessage(br *bufio.Reader, sep byte, max int) (msg []byte, n int64, ended bool, err error) {
 	msg = []byte{}
 	for {
 		part, err := br.ReadSlice(sep)
@@ -239,16 +253,16 @@ func readMessage(br *bufio.Reader, sep byte, max int) (msg []byte, n int64, err 
 		}
 		switch err {
 		case nil:
-			return msg, n, nil
+			return msg, n, true, nil
 		case bufio.ErrBufferFull:
 			continue
 		case io.EOF:
 			if n == 0 {
-				return nil, 0, io.EOF
+				return nil, 0, false, io.EOF
 			}
-			return msg, n, nil
+			return msg, n, false, nil
 		default:
-			return nil, n, err
+			return nil, n, false, err
 		}
 	}
 }

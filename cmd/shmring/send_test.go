@@ -55,7 +55,7 @@ func TestSendToAnotherProcess(t *testing.T) {
 			assert.Equal(t, fmt.Sprintf("sent %d messages to %s\n", len(lines)+1, path), out)
 
 			var want strings.Builder
-			for _, l := range append(lines, "no newline") {
+			for _, l := range append(lines, "\nno newline") { // a last line without a newline is marked
 				fmt.Fprintf(&want, "%q\n", l)
 			}
 			assert.Equal(t, want.String(), cons.rest(t))
@@ -74,18 +74,26 @@ func TestSendFormats(t *testing.T) {
 		want   []string
 		errOut string
 	}{
-		{"lines", nil, "a\nbb\n\nccc", 0, 4, []string{"a", "bb", "", "ccc"}, ""},
+		{"lines", nil, "a\nbb\n\nccc\n", 0, 4, []string{"a", "bb", "", "ccc"}, ""},
+		{"no last newline", nil, "a\n\nccc", 0, 3, []string{"a", "", "\nccc"}, ""},
+		{"only a line without newline", nil, "x", 0, 1, []string{"\nx"}, ""},
 		{"empty input", nil, "", 0, 0, nil, ""},
 		{"one empty line", nil, "\n", 0, 1, []string{""}, ""},
 		{"a whole slot", nil, "12345678\n", 0, 1, []string{"12345678"}, ""},
+		{"a whole slot with the mark", nil, "1234567", 0, 1, []string{"\n1234567"}, ""},
+		{"the mark does not fit", nil, "a\n12345678", 1, 1, []string{"a"},
+			"shmring send: message 2, a last line without a newline, is 9 bytes with the newline that marks it, more than the slot size of 8: stopped after 1 message\n"},
 		{"NUL", []string{"-0"}, "a\x00b\nc\x00\x00", 0, 3, []string{"a", "b\nc", ""}, ""},
+		{"NUL, no last NUL", []string{"-0"}, "a\x00b\n", 0, 2, []string{"a", "\x00b\n"}, ""},
+		{"NUL, the mark does not fit", []string{"-0"}, "12345678", 1, 0, nil,
+			"shmring send: message 1, a last line without a NUL, is 9 bytes with the NUL that marks it, more than the slot size of 8: stopped after 0 messages\n"},
 		{"raw", []string{"-raw"}, "x\ny\x00z\n", 0, 1, []string{"x\ny\x00z\n"}, ""},
 		{"raw empty", []string{"-raw"}, "", 0, 1, []string{""}, ""},
 		{"too long stops", []string{"-shutdown"}, "short\nthis is too long\nafter\n", 1, 1, []string{"short"},
 			"shmring send: message 2 is 16 bytes, more than the slot size of 8: stopped after 1 message\n"},
 		{"raw too long", []string{"-raw"}, "123456789", 1, 0, nil,
 			"shmring send: standard input holds more than the slot size of 8 bytes: stopped after 0 messages\n"},
-		{"-0 and -raw", []string{"-0", "-raw"}, "", 1, -1, nil, "shmring send: -0 and -raw exclude each other\n"},
+		{"-0 and -raw", []string{"-0", "-raw"}, "", 2, -1, nil, "shmring send: -0 and -raw exclude each other\n\n" + sendSpec.usage()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := newRing(t, t.TempDir(), "r", ring.Config{Kind: ring.SPSC, Capacity: 16, SlotSize: 8})
@@ -94,7 +102,7 @@ func TestSendFormats(t *testing.T) {
 			assert.Equal(t, tc.status, status)
 			assert.Equal(t, tc.errOut, errOut)
 			if tc.sent >= 0 {
-				assert.Equal(t, fmt.Sprintf("sent %s to %s\n", nMessages(tc.sent), path), out)
+				assert.Equal(t, fmt.Sprintf("sent %s to %s\n", plural(tc.sent, "message"), path), out)
 			}
 			r := openRing(t, path)
 			assert.Equal(t, tc.want, drain(t, r))
@@ -145,33 +153,35 @@ func TestReadMessage(t *testing.T) {
 	long := strings.Repeat("x", 100)
 	br := bufio.NewReaderSize(strings.NewReader("a\n"+long+"\n"+long+"y\n\nlast"), 16)
 	type res struct {
-		msg string
-		n   int64
-		err error
+		msg   string
+		n     int64
+		ended bool
+		err   error
 	}
 	var got []res
 	for {
-		msg, n, err := readMessage(br, '\n', 101)
-		got = append(got, res{string(msg), n, err})
+		msg, n, ended, err := readMessage(br, '\n', 101)
+		got = append(got, res{string(msg), n, ended, err})
 		if err != nil {
 			break
 		}
 	}
 	assert.Equal(t, []res{
-		{"a", 1, nil},
-		{long, 100, nil},
-		{long + "y", 101, nil},
-		{"", 0, nil},
-		{"last", 4, nil},
-		{"", 0, io.EOF},
+		{"a", 1, true, nil},
+		{long, 100, true, nil},
+		{long + "y", 101, true, nil},
+		{"", 0, true, nil},
+		{"last", 4, false, nil},
+		{"", 0, false, io.EOF},
 	}, got)
 
 	br = bufio.NewReaderSize(strings.NewReader(long+"\nok\n"), 16)
-	msg, n, err := readMessage(br, '\n', 10)
+	msg, n, ended, err := readMessage(br, '\n', 10)
 	require.NoError(t, err)
 	assert.Equal(t, int64(100), n, "the whole length, though not kept")
+	assert.True(t, ended)
 	assert.LessOrEqual(t, len(msg), 10)
-	msg, n, err = readMessage(br, '\n', 10)
+	msg, n, _, err = readMessage(br, '\n', 10)
 	require.NoError(t, err)
 	assert.Equal(t, "ok", string(msg))
 	assert.Equal(t, int64(2), n)

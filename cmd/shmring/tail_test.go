@@ -1,12 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -79,7 +82,7 @@ func TestTailFormats(t *testing.T) {
 		require.Equal(t, 0, status, errOut)
 		var want strings.Builder
 		for i, m := range msgs {
-			fmt.Fprintf(&want, "#%d, %d bytes\n%s", i+1, len(m), hex.Dump(m))
+			fmt.Fprintf(&want, "#%d, %s\n%s", i+1, plural(len(m), "byte"), hex.Dump(m))
 		}
 		assert.Equal(t, want.String(), out)
 	})
@@ -108,12 +111,21 @@ func TestTailFormats(t *testing.T) {
 		assert.Equal(t, string(msgs[3]), out, "stops at the end of the stream before -n")
 	})
 	t.Run("bad flags", func(t *testing.T) {
-		status, _, errOut := runCmd("tail", "-text", "-raw", "x")
-		assert.Equal(t, 1, status)
-		assert.Equal(t, "shmring tail: -text and -raw exclude each other\n", errOut)
-		status, _, errOut = runCmd("tail", "-n", "-1", "x")
-		assert.Equal(t, 1, status)
-		assert.Equal(t, "shmring tail: -n -1: must not be negative\n", errOut)
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"-text", "-raw", "x"}, "-text, -lines (or -0) and -raw exclude each other"},
+			{[]string{"x", "-lines", "-text"}, "-text, -lines (or -0) and -raw exclude each other"},
+			{[]string{"-0", "x", "-raw"}, "-text, -lines (or -0) and -raw exclude each other"},
+			{[]string{"-n", "-1", "x"}, "-n -1: must not be negative"},
+			{[]string{"x", "-n", "many"}, `invalid value "many" for flag -n: parse error`},
+		} {
+			status, out, errOut := runCmd(append([]string{"tail"}, tc.args...)...)
+			assert.Equal(t, 2, status, "%q", tc.args)
+			assert.Empty(t, out)
+			assert.Equal(t, "shmring tail: "+tc.want+"\n\n"+tailSpec.usage(), errOut, "%q", tc.args)
+		}
 	})
 }
 
@@ -129,9 +141,7 @@ func TestTextMessage(t *testing.T) {
 		{"\u200b\u00a0", `\xe2\x80\x8b\xc2\xa0` + "\n"},
 	} {
 		var b bytes.Buffer
-		w := bufio.NewWriter(&b)
-		textMessage(w, 1, []byte(tc.in))
-		require.NoError(t, w.Flush())
+		textMessage(&b, 1, []byte(tc.in))
 		assert.Equal(t, tc.want, b.String(), "%q", tc.in)
 	}
 }
@@ -171,22 +181,239 @@ func TestTailConsumerBusy(t *testing.T) {
 	assert.Regexp(t, fmt.Sprintf(`^shmring tail: %s: .*role is held by .*pid %d\b.*: an SPSC ring has one consumer\n$`, path, cons.pid()), errOut)
 }
 
-// Tail stops consuming when its output goes away, rather than eat messages
-// it cannot print; and it is not killed by SIGPIPE on the way.
+// Tail's reader goes away while tail waits for messages: tail sees it at
+// once (not at its next write), stops without taking another message, and
+// gives the consumer role back.
 func TestTailOutputClosed(t *testing.T) {
-	path := newRing(t, t.TempDir(), "r", ring.Config{Kind: ring.SPSC, Capacity: 4, SlotSize: 16})
-	tailer := startChild(t, "ops-cli", envArgs+"=tail\n-text\n"+path)
-	r := openRing(t, path)
-	require.NoError(t, r.Push(context.Background(), []byte("one")))
-	assert.Equal(t, "one", tailer.line(t))
-	require.NoError(t, tailer.outPipe.Close()) // the reader goes away
-	require.NoError(t, r.Push(context.Background(), []byte("two")))
+	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC} {
+		t.Run(kind.String(), func(t *testing.T) {
+			path := newRing(t, t.TempDir(), "r", ring.Config{Kind: kind, Capacity: 4, SlotSize: 16})
+			tailer := startChild(t, "ops-cli", envArgs+"=tail\n"+path+"\n-text")
+			r := openRing(t, path)
+			require.NoError(t, r.Push(context.Background(), []byte("one")))
+			assert.Equal(t, "one", tailer.line(t))
+			require.NoError(t, tailer.outPipe.Close()) // the reader goes away
 
-	err := tailer.cmd.Wait()
-	require.Error(t, err, "a failed write is a failure")
-	ws := tailer.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	assert.False(t, ws.Signaled(), "not killed by a signal")
-	assert.Equal(t, 1, ws.ExitStatus())
-	assert.Contains(t, tailer.stderr.String(), "broken pipe")
-	assert.Empty(t, r.Stats().Processes[1:], "the consumer role was given back")
+			err := tailer.cmd.Wait()
+			require.Error(t, err, "a reader gone is a failure")
+			ws := tailer.cmd.ProcessState.Sys().(syscall.WaitStatus)
+			assert.False(t, ws.Signaled(), "not killed by a signal")
+			assert.Equal(t, 1, ws.ExitStatus())
+			assert.Equal(t, "shmring tail: broken pipe (the reader of standard output went away): stopped after 1 message, none lost\n",
+				tailer.stderr.String())
+			for _, p := range r.Stats().Processes {
+				assert.NotEqual(t, tailer.pid(), p.PID, "tail gave its record back")
+			}
+			require.NoError(t, r.Push(context.Background(), []byte("two")))
+			assert.Equal(t, []string{"two"}, drain(t, r))
+		})
+	}
+}
+
+// Tail with standard output on /dev/full: every write fails. Tail stops at
+// the first failure with status 1 and takes nothing more: only the message
+// it was writing is lost (the ring cannot take back a message it has handed
+// out), and tail says which one. The others are in the ring, in order.
+func TestTailStdoutFull(t *testing.T) {
+	const n = 5
+	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC} {
+		for _, mode := range []string{"-lines", "-text", "-raw", "-hex"} {
+			t.Run(kind.String()+mode, func(t *testing.T) {
+				path := newRing(t, t.TempDir(), "r", ring.Config{Kind: kind, Capacity: 8, SlotSize: 16})
+				r := openRing(t, path)
+				var want []string
+				for i := range n {
+					want = append(want, fmt.Sprintf("message %d", i))
+					require.NoError(t, r.TryPush([]byte(want[i])))
+				}
+				args := "tail\n" + path
+				if mode != "-hex" {
+					args += "\n" + mode
+				}
+				cmd := helperCmd(t, "ops-cli", envArgs+"="+args)
+				full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+				require.NoError(t, err)
+				defer full.Close()
+				cmd.Stdout = full
+				var stderr strings.Builder
+				cmd.Stderr = &stderr
+				err = cmd.Run()
+				require.Error(t, err)
+				assert.Equal(t, 1, cmd.ProcessState.ExitCode())
+				assert.Equal(t, "shmring tail: write /dev/stdout: no space left on device: stopped after 0 messages; message 1, taken from "+
+					path+", is lost\n", stderr.String())
+
+				assert.Equal(t, n-1, r.Len(), "only the message whose write failed left the ring")
+				assert.Equal(t, want[1:], drain(t, r))
+			})
+		}
+	}
+}
+
+// "tail | head -1" with more queued than the pipe holds: head reads a
+// little and exits while tail is writing. Tail's account is exact: every
+// message that left the ring was written (what head did not read went away
+// with the pipe) or is the one, named, whose write failed; the rest are
+// still in the ring, in order.
+func TestTailIntoHead(t *testing.T) {
+	head, err := exec.LookPath("head")
+	if err != nil {
+		t.Skip("no head command:", err)
+	}
+	const n = 256
+	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC} {
+		t.Run(kind.String(), func(t *testing.T) {
+			path := newRing(t, t.TempDir(), "r", ring.Config{Kind: kind, Capacity: n, SlotSize: 1024})
+			r := openRing(t, path)
+			msg := func(i int) string { return fmt.Sprintf("%04d %s", i, strings.Repeat("x", 1000)) }
+			for i := range n { // 256 KiB: four times what a pipe holds
+				require.NoError(t, r.TryPush([]byte(msg(i))))
+			}
+			pr, pw, err := os.Pipe()
+			require.NoError(t, err)
+			tailer := helperCmd(t, "ops-cli", envArgs+"=tail\n-lines\n"+path)
+			tailer.Stdout = pw
+			var tailErr strings.Builder
+			tailer.Stderr = &tailErr
+			reader := exec.Command(head, "-1")
+			reader.Stdin = pr
+			var headOut strings.Builder
+			reader.Stdout = &headOut
+			require.NoError(t, tailer.Start())
+			require.NoError(t, reader.Start())
+			pr.Close()
+			pw.Close()
+
+			require.NoError(t, reader.Wait())
+			assert.Equal(t, msg(0)+"\n", headOut.String())
+			require.Error(t, tailer.Wait())
+			assert.Equal(t, 1, tailer.ProcessState.ExitCode())
+
+			m := regexp.MustCompile(`^shmring tail: (?:` +
+				`broken pipe \(the reader of standard output went away\): stopped after (\d+) messages?, none lost|` +
+				`write /dev/stdout: broken pipe: stopped after (\d+) messages?; message (\d+), taken from .*, is lost)\n$`).
+				FindStringSubmatch(tailErr.String())
+			require.NotNil(t, m, "tail's stderr: %q", tailErr.String())
+			written, lost := 0, 0
+			if m[1] != "" {
+				written, _ = strconv.Atoi(m[1])
+			} else {
+				written, _ = strconv.Atoi(m[2])
+				which, _ := strconv.Atoi(m[3])
+				assert.Equal(t, written+1, which, "the message after the last one written")
+				lost = 1
+			}
+			left := drain(t, r)
+			t.Logf("%d messages written, %d lost, %d left in the ring", written, lost, len(left))
+			assert.Equal(t, n, written+lost+len(left))
+			assert.Positive(t, len(left), "tail stopped while messages were queued")
+			for i, got := range left {
+				require.Equal(t, msg(written+lost+i), got)
+			}
+		})
+	}
+}
+
+// tail -lines gives back exactly what send read: empty lines, bytes that
+// are not UTF-8, a last line without a newline; and so do tail -0 for
+// send -0 and tail -raw -n 1 for send -raw.
+func TestTailLinesInverseOfSend(t *testing.T) {
+	files := []string{
+		"",
+		"\n",
+		"\n\n\n",
+		"one line\n",
+		"no newline",
+		"a\nb",
+		"a\n\nb\n\n",
+		"\nstarts with an empty line",
+		"\xff\xfe\x00\x80 not UTF-8\n\xc3(",
+		"tab\there\r\nCRLF\r\n",
+		"é ✓\n\u200b\n",
+		strings.Repeat("x", 256) + "\n" + strings.Repeat("y", 255), // with slots of 256 bytes: one full, and one full with the mark
+	}
+	// With -0, NUL bytes and newlines swap places in the same files.
+	swap := strings.NewReplacer("\n", "\x00", "\x00", "\n")
+	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC} {
+		for _, mode := range []struct {
+			name       string
+			send, tail []string
+			file       func(string) string
+			slot       int
+		}{
+			{"lines", nil, []string{"-lines"}, func(f string) string { return f }, 256},
+			{"NUL", []string{"-0"}, []string{"-0"}, swap.Replace, 256},
+			{"NUL as -lines -0", []string{"-0"}, []string{"-lines", "-0"}, swap.Replace, 256},
+			{"raw", []string{"-raw"}, []string{"-raw", "-n", "1"}, func(f string) string { return f }, 1024}, // a file a message
+		} {
+			t.Run(kind.String()+" "+mode.name, func(t *testing.T) {
+				for _, f := range files {
+					f = mode.file(f)
+					path := newRing(t, t.TempDir(), "r", ring.Config{Kind: kind, Capacity: 16, SlotSize: mode.slot})
+					withStdin(t, strings.NewReader(f))
+					status, _, errOut := runCmd(append(append([]string{"send", "-shutdown"}, mode.send...), path)...)
+					require.Equal(t, 0, status, "%q: %s", f, errOut)
+					status, out, errOut := runCmd(append(append([]string{"tail"}, mode.tail...), path)...)
+					require.Equal(t, 0, status, "%q: %s", f, errOut)
+					assert.Equal(t, f, out, "%q", f)
+				}
+			})
+		}
+	}
+}
+
+// Messages from producers other than send print under -lines as they are,
+// each followed by a newline, but for one that starts with a newline, which
+// send makes only of a last line without one.
+func TestTailLinesOtherMessages(t *testing.T) {
+	path := newRing(t, t.TempDir(), "r", ring.Config{Kind: ring.SPSC, Capacity: 8, SlotSize: 16})
+	r := openRing(t, path)
+	for _, m := range []string{"plain", "two\nlines", "ends in\n", "", "\nmarked"} {
+		require.NoError(t, r.TryPush([]byte(m)))
+	}
+	require.NoError(t, r.Shutdown())
+	status, out, errOut := runCmd("tail", "-lines", path)
+	require.Equal(t, 0, status, errOut)
+	assert.Equal(t, "plain\ntwo\nlines\nends in\n\n\nmarked", out)
+}
+
+// A writer that fails after ok writes.
+type failingWriter struct {
+	ok     int
+	writes []string
+}
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(w.writes) == w.ok {
+		return 0, errors.New("disk on fire")
+	}
+	w.writes = append(w.writes, string(p))
+	return len(p), nil
+}
+
+// Each message reaches the writer in one Write of its own, before tail
+// takes the next; after the first failed write tail takes nothing more.
+func TestTailWritesEachMessage(t *testing.T) {
+	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC} {
+		t.Run(kind.String(), func(t *testing.T) {
+			path := newRing(t, t.TempDir(), "r", ring.Config{Kind: kind, Capacity: 8, SlotSize: 16})
+			r := openRing(t, path)
+			for _, m := range []string{"a", "", "ccc", "dddd", "eeeee"} {
+				require.NoError(t, r.TryPush([]byte(m)))
+			}
+			tr, err := ring.Open(path)
+			require.NoError(t, err)
+			w := &failingWriter{ok: 3}
+			format := func(w *bytes.Buffer, _ int, msg []byte) { appendLine(w, '\n', msg) }
+			printed, err := tail(context.Background(), tr, 0, format, w, func() bool { return false })
+			require.NoError(t, tr.Close()) // gives the consumer role back for drain
+			assert.Equal(t, 3, printed)
+			var lost *lostError
+			require.ErrorAs(t, err, &lost)
+			assert.Equal(t, 4, lost.seq)
+			assert.EqualError(t, err, "message 4: disk on fire")
+			assert.Equal(t, []string{"a\n", "\n", "ccc\n"}, w.writes)
+			assert.Equal(t, []string{"eeeee"}, drain(t, r), "message 4 is lost, 5 is still there")
+		})
+	}
 }
