@@ -54,11 +54,13 @@ or it is interrupted (Ctrl-C); then it closes its handle, which gives the
 role back, and exits 0.
 
 Tail writes each message to standard output before it takes the next, and
-stops at the first write that fails, with status 1. When standard output is
-a pipe or a socket whose reader goes away (tail PATH | head -1), it stops as
-soon as it sees that, taking nothing more. A write that fails while it is
-under way loses the message being written: the ring cannot take back a
-message it has handed out, so that one is gone, and tail says which it was.`,
+stops at the first write that fails, with status 1, leaving the message it
+could not write in the ring: first in line on an SPSC ring; queued again at
+the tail of an MPMC ring, whose other consumers may already have taken the
+ones after it (and lost if the ring has no room left to take it back, which
+tail then says). When standard output is a pipe or a socket whose reader
+goes away (tail PATH | head -1), tail stops as soon as it sees that, even
+while it waits for a message.`,
 	flags: func(fs *flag.FlagSet) *tailOptions {
 		o := &tailOptions{}
 		fs.IntVar(&o.n, "n", 0, "stop after `N` messages (0: no limit)")
@@ -89,6 +91,10 @@ func init() {
 	register(&command{name: "tail", summary: "consume and print messages as they arrive", usage: tailSpec.usage(), run: runTail})
 }
 
+// tailBatch is the most messages tail asks Consume for at once. Each is
+// still written before the next is handed out.
+const tailBatch = 64
+
 // formatFunc writes message number seq (from 1), msg, to w as a tail mode
 // prints it.
 type formatFunc func(w *bytes.Buffer, seq int, msg []byte)
@@ -118,6 +124,8 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(pipe)
 	ctx, cancel := context.WithCancelCause(interrupted)
 	defer cancel(nil)
+	// A tail waiting for messages must not hold the consumer role for a
+	// reader that has gone away: it stops when it sees that.
 	watch := watchOutput(stdout, func() { cancel(errOutputGone) })
 	defer watch.stop()
 
@@ -133,21 +141,29 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 	r.SetOptions(ring.Options{WaitForPeer: true})
 	var printed int
 	err = guard(func() (err error) {
-		printed, err = tail(ctx, r, o.n, format, stdout, watch.gone)
+		printed, err = tail(ctx, r, o.n, format, stdout)
 		return err
 	})
 	if cerr := guard(r.Close); err == nil {
 		err = cerr
 	}
-	var lost *lostError
+	var we *writeError
 	switch {
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, context.Canceled):
 		return statusOK // the end of the stream, -n, or an interrupt
 	case errors.Is(err, errOutputGone):
-		return failf(stderr, "tail", "%v: stopped after %s, none lost", err, plural(printed, "message"))
-	case errors.As(err, &lost):
-		return failf(stderr, "tail", "%v: stopped after %s; message %d, taken from %s, is lost",
-			lost.err, plural(printed, "message"), lost.seq, p)
+		return failf(stderr, "tail", "%v: stopped after %s", err, plural(printed, "message"))
+	case errors.As(err, &we) && err != error(we):
+		// Consume says why the message could not be kept (an MPMC ring
+		// with no room to queue it again).
+		return failf(stderr, "tail", "%v: stopped after %s; that message is lost", err, plural(printed, "message"))
+	case errors.As(err, &we):
+		where := "first in line"
+		if r.Config().Kind == ring.MPMC {
+			where = "queued again at the tail"
+		}
+		return failf(stderr, "tail", "%v: stopped after %s; message %d is still in %s, %s",
+			we.err, plural(printed, "message"), we.seq, p, where)
 	case errors.Is(err, ring.ErrBusy):
 		return failf(stderr, "tail", "%s: %v: an SPSC ring has one consumer", p, err)
 	}
@@ -155,69 +171,50 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 }
 
 // errOutputGone is why tail stops when the reader of its standard output
-// (a pipe or a socket) has gone away before tail took another message.
+// (a pipe or a socket) has gone away while tail waited for a message.
 var errOutputGone = fmt.Errorf("%w (the reader of standard output went away)", syscall.EPIPE)
 
-// lostError is a message tail took from the ring but could not write.
-type lostError struct {
+// writeError is a message tail could not write, which it refused to
+// Consume: the ring keeps it.
+type writeError struct {
 	seq int // its number, from 1
 	err error
 }
 
-func (e *lostError) Error() string { return fmt.Sprintf("message %d: %v", e.seq, e.err) }
-func (e *lostError) Unwrap() error { return e.err }
+func (e *writeError) Error() string { return fmt.Sprintf("message %d: %v", e.seq, e.err) }
+func (e *writeError) Unwrap() error { return e.err }
 
-// tail pops messages from r and writes each with format to out, until the
-// ring is shut down and empty (io.EOF), limit messages are printed
-// (limit > 0, nil), ctx ends (its cause), gone says out's reader has gone
-// (errOutputGone) or a write fails (a *lostError). It returns how many
-// messages it printed.
+// tail takes messages from r and writes each with format to out, until
+// the ring is shut down and empty (io.EOF), limit messages are printed
+// (limit > 0, nil), ctx ends (its cause) or a write fails (a *writeError,
+// perhaps wrapped by Consume). It returns how many messages it printed.
 //
-// A message is written, whole and in one Write, before tail looks for the
-// next, and nothing is buffered: what left the ring has reached out, but for
-// the one message whose write failed. To lose none when the reader goes
-// away, tail waits for a message without taking it — a pop into no buffer
-// leaves the message in the ring and reports it as io.ErrShortBuffer — and
-// takes it only if ctx is still live and gone says no. (An empty message
-// fits even no buffer, so the wait takes it.)
-func tail(ctx context.Context, r *ring.Ring, limit int, format formatFunc, out io.Writer, gone func() bool) (printed int, err error) {
+// Each message is written, whole and in one Write, inside Consume's fn,
+// before the ring hands out the next; nothing is buffered. A write that
+// fails refuses the message, and Consume keeps it in the ring.
+func tail(ctx context.Context, r *ring.Ring, limit int, format formatFunc, out io.Writer) (printed int, err error) {
 	var buf bytes.Buffer
-	var werr error
-	write := func(msg []byte) {
+	write := func(msg []byte) error {
 		buf.Reset()
 		format(&buf, printed+1, msg)
 		if buf.Len() > 0 {
-			_, werr = out.Write(buf.Bytes())
+			if _, err := out.Write(buf.Bytes()); err != nil {
+				return &writeError{seq: printed + 1, err: err}
+			}
 		}
-		if werr == nil {
-			printed++
-		}
+		printed++
+		return nil
 	}
 	for limit == 0 || printed < limit {
-		_, err := r.Pop(ctx, nil)
-		switch {
-		case err == nil: // an empty message, taken
-			write(nil)
-		case errors.Is(err, io.ErrShortBuffer):
-			if ctx.Err() != nil {
+		max := tailBatch
+		if limit > 0 {
+			max = min(max, limit-printed)
+		}
+		if _, err := r.Consume(ctx, max, write); err != nil {
+			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				return printed, context.Cause(ctx)
 			}
-			if gone() {
-				return printed, errOutputGone
-			}
-			// One message at a time: PopFunc hands fn every message up to
-			// max, whatever fn makes of them, and write cannot refuse one.
-			_, err = r.TryPopFunc(1, write)
-			if err != nil && !errors.Is(err, ring.ErrEmpty) { // empty: another consumer took it first
-				return printed, err
-			}
-		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
-			return printed, context.Cause(ctx)
-		default:
 			return printed, err
-		}
-		if werr != nil {
-			return printed, &lostError{seq: printed + 1, err: werr}
 		}
 	}
 	return printed, nil

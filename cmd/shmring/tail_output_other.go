@@ -10,6 +10,4 @@ type outputWatch struct{}
 
 func watchOutput(w io.Writer, onGone func()) *outputWatch { return &outputWatch{} }
 
-func (o *outputWatch) gone() bool { return false }
-
 func (o *outputWatch) stop() {}

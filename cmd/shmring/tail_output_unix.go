@@ -11,11 +11,11 @@ import (
 )
 
 // outputWatch notices when the reader of tail's standard output, a pipe or a
-// socket, has gone away, before tail writes: the write end of a pipe polls
+// socket, has gone away, without a write: the write end of a pipe polls
 // POLLERR once no reader is left, a socket POLLHUP (GNU tail does the same
-// for "tail -f | head"). Tail asks gone before it takes each message, and a
-// goroutine calls a function as soon as it happens, so that a tail waiting
-// for messages does not hold a consumer role for a reader that is gone.
+// for "tail -f | head"). A goroutine calls a function as soon as it
+// happens, so that a tail waiting for messages does not hold a consumer
+// role for a reader that is gone.
 type outputWatch struct {
 	fd   int           // a dup of the output's descriptor; -1: no watch
 	wake *os.File      // closing it ends the goroutine's poll
@@ -85,22 +85,6 @@ func watchOutput(w io.Writer, onGone func()) *outputWatch {
 }
 
 func readerGone(revents int16) bool { return revents&(unix.POLLERR|unix.POLLHUP) != 0 }
-
-// gone reports whether the output's reader has gone away, without waiting.
-// Call it only before stop.
-func (o *outputWatch) gone() bool {
-	if o.fd < 0 {
-		return false
-	}
-	fds := []unix.PollFd{{Fd: int32(o.fd)}}
-	for {
-		_, err := unix.Poll(fds, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		return err == nil && readerGone(fds[0].Revents)
-	}
-}
 
 // stop ends the watch and waits for its goroutine.
 func (o *outputWatch) stop() {

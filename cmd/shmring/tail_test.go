@@ -199,7 +199,7 @@ func TestTailOutputClosed(t *testing.T) {
 			ws := tailer.cmd.ProcessState.Sys().(syscall.WaitStatus)
 			assert.False(t, ws.Signaled(), "not killed by a signal")
 			assert.Equal(t, 1, ws.ExitStatus())
-			assert.Equal(t, "shmring tail: broken pipe (the reader of standard output went away): stopped after 1 message, none lost\n",
+			assert.Equal(t, "shmring tail: broken pipe (the reader of standard output went away): stopped after 1 message\n",
 				tailer.stderr.String())
 			for _, p := range r.Stats().Processes {
 				assert.NotEqual(t, tailer.pid(), p.PID, "tail gave its record back")
@@ -210,10 +210,19 @@ func TestTailOutputClosed(t *testing.T) {
 	}
 }
 
+// kept is where Consume keeps a message fn refused: first in line on an
+// SPSC ring, queued again at the tail of an MPMC ring. msgs are the
+// messages queued, and refused is the index of the refused one.
+func kept(kind ring.Kind, msgs []string, refused int) []string {
+	if kind == ring.SPSC {
+		return msgs[refused:]
+	}
+	return append(append([]string{}, msgs[refused+1:]...), msgs[refused])
+}
+
 // Tail with standard output on /dev/full: every write fails. Tail stops at
-// the first failure with status 1 and takes nothing more: only the message
-// it was writing is lost (the ring cannot take back a message it has handed
-// out), and tail says which one. The others are in the ring, in order.
+// the first failure with status 1, and every message is still in the ring:
+// the one it could not write too, where the kind of ring keeps it.
 func TestTailStdoutFull(t *testing.T) {
 	const n = 5
 	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC} {
@@ -230,31 +239,60 @@ func TestTailStdoutFull(t *testing.T) {
 				if mode != "-hex" {
 					args += "\n" + mode
 				}
-				cmd := helperCmd(t, "ops-cli", envArgs+"="+args)
-				full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
-				require.NoError(t, err)
-				defer full.Close()
-				cmd.Stdout = full
-				var stderr strings.Builder
-				cmd.Stderr = &stderr
-				err = cmd.Run()
-				require.Error(t, err)
-				assert.Equal(t, 1, cmd.ProcessState.ExitCode())
-				assert.Equal(t, "shmring tail: write /dev/stdout: no space left on device: stopped after 0 messages; message 1, taken from "+
-					path+", is lost\n", stderr.String())
+				status, stderr := tailToDevFull(t, args)
+				assert.Equal(t, 1, status)
+				where := "first in line"
+				if kind == ring.MPMC {
+					where = "queued again at the tail"
+				}
+				assert.Equal(t, "shmring tail: write /dev/stdout: no space left on device: stopped after 0 messages; message 1 is still in "+
+					path+", "+where+"\n", stderr)
 
-				assert.Equal(t, n-1, r.Len(), "only the message whose write failed left the ring")
-				assert.Equal(t, want[1:], drain(t, r))
+				assert.Equal(t, n, r.Len(), "no message left the ring")
+				assert.Equal(t, kept(kind, want, 0), drain(t, r))
 			})
 		}
 	}
 }
 
+// What remains: an MPMC ring that is full when tail refuses a message has
+// no room to queue it again (the slot tail holds is freed only after), so
+// that message is lost, and tail says so.
+func TestTailStdoutFullMPMCRingFull(t *testing.T) {
+	path := newRing(t, t.TempDir(), "r", ring.Config{Kind: ring.MPMC, Capacity: 4, SlotSize: 16})
+	r := openRing(t, path)
+	for i := range 4 {
+		require.NoError(t, r.TryPush(fmt.Appendf(nil, "message %d", i)))
+	}
+	status, stderr := tailToDevFull(t, "tail\n-lines\n"+path)
+	assert.Equal(t, 1, status)
+	assert.Regexp(t, `^shmring tail: message 1: write /dev/stdout: no space left on device; .*could not be queued again: .*: stopped after 0 messages; that message is lost\n$`, stderr)
+	assert.Equal(t, []string{"message 1", "message 2", "message 3"}, drain(t, r))
+}
+
+// tailToDevFull runs the command line args (one argument per line) in a
+// child process whose standard output is /dev/full, and returns its exit
+// status and what it printed on stderr.
+func tailToDevFull(t *testing.T, args string) (int, string) {
+	t.Helper()
+	cmd := helperCmd(t, "ops-cli", envArgs+"="+args)
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	require.NoError(t, err)
+	defer full.Close()
+	cmd.Stdout = full
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, "stderr: %s", stderr.String())
+	return cmd.ProcessState.ExitCode(), stderr.String()
+}
+
 // "tail | head -1" with more queued than the pipe holds: head reads a
 // little and exits while tail is writing. Tail's account is exact: every
 // message that left the ring was written (what head did not read went away
-// with the pipe) or is the one, named, whose write failed; the rest are
-// still in the ring, in order.
+// with the pipe), and the one whose write failed is still in the ring with
+// all the others.
 func TestTailIntoHead(t *testing.T) {
 	head, err := exec.LookPath("head")
 	if err != nil {
@@ -265,9 +303,10 @@ func TestTailIntoHead(t *testing.T) {
 		t.Run(kind.String(), func(t *testing.T) {
 			path := newRing(t, t.TempDir(), "r", ring.Config{Kind: kind, Capacity: n, SlotSize: 1024})
 			r := openRing(t, path)
-			msg := func(i int) string { return fmt.Sprintf("%04d %s", i, strings.Repeat("x", 1000)) }
+			var msgs []string
 			for i := range n { // 256 KiB: four times what a pipe holds
-				require.NoError(t, r.TryPush([]byte(msg(i))))
+				msgs = append(msgs, fmt.Sprintf("%04d %s", i, strings.Repeat("x", 1000)))
+				require.NoError(t, r.TryPush([]byte(msgs[i])))
 			}
 			pr, pw, err := os.Pipe()
 			require.NoError(t, err)
@@ -285,31 +324,27 @@ func TestTailIntoHead(t *testing.T) {
 			pw.Close()
 
 			require.NoError(t, reader.Wait())
-			assert.Equal(t, msg(0)+"\n", headOut.String())
+			assert.Equal(t, msgs[0]+"\n", headOut.String())
 			require.Error(t, tailer.Wait())
 			assert.Equal(t, 1, tailer.ProcessState.ExitCode())
 
 			m := regexp.MustCompile(`^shmring tail: (?:` +
-				`broken pipe \(the reader of standard output went away\): stopped after (\d+) messages?, none lost|` +
-				`write /dev/stdout: broken pipe: stopped after (\d+) messages?; message (\d+), taken from .*, is lost)\n$`).
+				`broken pipe \(the reader of standard output went away\): stopped after (\d+) messages?|` +
+				`write /dev/stdout: broken pipe: stopped after (\d+) messages?; message (\d+) is still in .*, (?:first in line|queued again at the tail))\n$`).
 				FindStringSubmatch(tailErr.String())
 			require.NotNil(t, m, "tail's stderr: %q", tailErr.String())
-			written, lost := 0, 0
-			if m[1] != "" {
-				written, _ = strconv.Atoi(m[1])
-			} else {
-				written, _ = strconv.Atoi(m[2])
-				which, _ := strconv.Atoi(m[3])
-				assert.Equal(t, written+1, which, "the message after the last one written")
-				lost = 1
-			}
 			left := drain(t, r)
-			t.Logf("%d messages written, %d lost, %d left in the ring", written, lost, len(left))
-			assert.Equal(t, n, written+lost+len(left))
-			assert.Positive(t, len(left), "tail stopped while messages were queued")
-			for i, got := range left {
-				require.Equal(t, msg(written+lost+i), got)
+			if m[1] != "" { // stopped before it took the next message
+				written, _ := strconv.Atoi(m[1])
+				t.Logf("%d messages written, %d left in the ring", written, len(left))
+				assert.Equal(t, msgs[written:], left)
+				return
 			}
+			written, _ := strconv.Atoi(m[2])
+			which, _ := strconv.Atoi(m[3])
+			assert.Equal(t, written+1, which, "the message after the last one written")
+			t.Logf("%d messages written, message %d refused, %d left in the ring", written, which, len(left))
+			assert.Equal(t, kept(kind, msgs[written:], 0), left)
 		})
 	}
 }
@@ -392,7 +427,8 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 }
 
 // Each message reaches the writer in one Write of its own, before tail
-// takes the next; after the first failed write tail takes nothing more.
+// takes the next; the first one it fails to write stays in the ring, and
+// tail takes nothing more.
 func TestTailWritesEachMessage(t *testing.T) {
 	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC} {
 		t.Run(kind.String(), func(t *testing.T) {
@@ -405,15 +441,15 @@ func TestTailWritesEachMessage(t *testing.T) {
 			require.NoError(t, err)
 			w := &failingWriter{ok: 3}
 			format := func(w *bytes.Buffer, _ int, msg []byte) { appendLine(w, '\n', msg) }
-			printed, err := tail(context.Background(), tr, 0, format, w, func() bool { return false })
+			printed, err := tail(context.Background(), tr, 0, format, w)
 			require.NoError(t, tr.Close()) // gives the consumer role back for drain
 			assert.Equal(t, 3, printed)
-			var lost *lostError
-			require.ErrorAs(t, err, &lost)
-			assert.Equal(t, 4, lost.seq)
+			var we *writeError
+			require.ErrorAs(t, err, &we)
+			assert.Equal(t, 4, we.seq)
 			assert.EqualError(t, err, "message 4: disk on fire")
 			assert.Equal(t, []string{"a\n", "\n", "ccc\n"}, w.writes)
-			assert.Equal(t, []string{"eeeee"}, drain(t, r), "message 4 is lost, 5 is still there")
+			assert.Equal(t, kept(kind, []string{"a", "", "ccc", "dddd", "eeeee"}, 3), drain(t, r), "message 4, refused, is kept")
 		})
 	}
 }
