@@ -386,7 +386,7 @@ func helperCrashProducer(a args) int {
 	// produce pushes the messages of ledger producer pid through the
 	// handles; with goroutines=G, G of them run at once, ids id..id+G-1,
 	// on the same handles (so on MPMC the same lanes).
-	produce := func(pid int) (seq uint64, end error, code int) {
+	produce := func(pid int) (seq uint64, code int, end error) {
 		acked := lg.acked(pid)
 		bufs := make([][]byte, batch)
 		for i := range bufs {
@@ -402,7 +402,7 @@ func helperCrashProducer(a args) int {
 					var ok bool
 					if g, ok = lg.takeRange(pid, seq+uint64(len(msgs))); !ok {
 						if n > 0 {
-							return seq, nil, usagef("the ledger has no numbers left for message %d", seq+uint64(len(msgs)))
+							return seq, usagef("the ledger has no numbers left for message %d", seq+uint64(len(msgs))), nil
 						}
 						break
 					}
@@ -427,13 +427,13 @@ func helperCrashProducer(a args) int {
 			seq += uint64(k)
 			atomic.StoreUint64(acked, seq) // acknowledged: Push returned nil for every message below seq
 		}
-		return seq, end, exitOK
+		return seq, exitOK, end
 	}
 	var seq uint64
 	var end error
 	if goroutines == 1 {
 		var code int
-		if seq, end, code = produce(id); code != exitOK {
+		if seq, code, end = produce(id); code != exitOK {
 			return code
 		}
 	} else {
@@ -444,7 +444,7 @@ func helperCrashProducer(a args) int {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				s, e, c := produce(id + i)
+				s, c, e := produce(id + i)
 				mu.Lock()
 				defer mu.Unlock()
 				seq += s

@@ -37,7 +37,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,7 +99,11 @@ func childBinary(t testing.TB) string {
 			return
 		}
 		faultBin.path = filepath.Join(faultBin.dir, "shmring-faults.test")
-		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			faultBin.err = err
+			return
+		}
 		buildArgs := []string{"test", "-c", "-tags", "shmring_faults", "-o", faultBin.path}
 		if raceEnabled {
 			buildArgs = append(buildArgs, "-race")
