@@ -348,7 +348,7 @@ type order struct {
 	Price  float64
 	Qty    int32
 	Side   uint8
-	Flags  [3]bool
+	Flags  [3]uint8 // not bool: NewTyped refuses bools (another process could write 2)
 	Symbol [8]byte
 	Legs   [3]uint16
 	Check  uint16
@@ -356,7 +356,7 @@ type order struct {
 
 func makeOrder(i uint64) order {
 	o := order{ID: i, Price: float64(i) * 0.25, Qty: int32(i%1000) - 500, Side: uint8(i % 2),
-		Flags: [3]bool{i%3 == 0, i%5 == 0, i%7 == 0}, Legs: [3]uint16{uint16(i), uint16(i >> 16), uint16(i >> 32)}}
+		Flags: [3]uint8{b2u(i%3 == 0), b2u(i%5 == 0), b2u(i%7 == 0)}, Legs: [3]uint16{uint16(i), uint16(i >> 16), uint16(i >> 32)}}
 	copy(o.Symbol[:], fmt.Sprintf("S%07d", i%10000000))
 	o.Check = uint16(i*31 + 7)
 	return o
@@ -842,4 +842,11 @@ func TestCorruptRingFromAnotherProcess(t *testing.T) {
 			})
 		})
 	}
+}
+
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
