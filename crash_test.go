@@ -1870,7 +1870,7 @@ func TestKilledWhileAnnouncing(t *testing.T) {
 			s := cr.r.Stats()
 			assert.Zero(t, s.ConsumersWaiting, "no bit in the waiter mask: publishers wake nobody")
 			consumer := cr.start("crash-consumer", false, arg("slot", 1))
-			p := cr.start("crash-producer", false, arg("id", 0), arg("n", 1000), arg("shutdown", 1))
+			p := cr.start("crash-producer", false, arg("id", 0), arg("n", 1000), arg("shutdown", 1), arg("waitpeer", 1))
 			_, end := ended(t, p)
 			require.Equal(t, "done", end)
 			_, end = ended(t, consumer)

@@ -51,6 +51,7 @@ type handleLife struct {
 	region  *shm.Region
 	records unsafe.Pointer // process record 0
 	owner   uint64
+	need    int64 // bytes the file must still have for the records to be there
 	cleanup runtime.Cleanup
 }
 
@@ -61,7 +62,7 @@ type handleLife struct {
 // through Region().Bytes() or another handle attached to it, which the
 // collector cannot see.
 func (r *Ring) watchDrop() {
-	h := &handleLife{region: r.region, records: unsafe.Add(r.base, offRecords), owner: r.owner}
+	h := &handleLife{region: r.region, records: unsafe.Add(r.base, offRecords), owner: r.owner, need: headerSize}
 	r.lives = h
 	h.cleanup = runtime.AddCleanup(r, func(h *handleLife) { h.release() }, h)
 }
@@ -69,8 +70,13 @@ func (r *Ring) watchDrop() {
 // release runs when the handle is unreachable: no goroutine can be inside
 // one of its operations.
 func (h *handleLife) release() {
-	if h.region.Bytes() == nil {
-		return // the program closed the region itself
+	if !h.region.Writable() || h.region.Bytes() == nil {
+		return // a read-only mapping holds no records of ours; or the program closed the region itself
+	}
+	if f := h.region.File(); f != nil && h.region.Path() != "" {
+		if fi, err := f.Stat(); err != nil || fi.Size() < h.need {
+			return // truncated under the mapping: the records' page would raise SIGBUS
+		}
 	}
 	for i := 0; i < numRecords; i++ {
 		rec := (*record)(unsafe.Add(h.records, uintptr(i)*recordSize))

@@ -6,10 +6,11 @@
 // # Kinds
 //
 // An SPSC ring has one producer process and one consumer process. Its fast
-// path has no atomic read-modify-write at all: the producer publishes each
-// message with a store-release into the slot, the consumer polls the slot it
-// is about to read, and gives slots back a few dozen at a time. Use it for a
-// pipeline stage that feeds another.
+// path has no atomic read-modify-write at all: an index ring. The producer
+// publishes each message with a store-release of its position (tail), the
+// consumer reads tail only when its cached copy says the ring is empty, and
+// frees each slot at once with a store-release of its own position (head).
+// Use it for a pipeline stage that feeds another.
 //
 // An MPMC ring takes any number of producers and consumers, in any
 // processes, and costs one compare-and-swap per message on each side, on the
@@ -31,17 +32,17 @@
 //
 // Within a process: an SPSC handle is pushed by one goroutine at a time and
 // popped by one goroutine at a time; an MPMC handle may be used by any number
-// of goroutines. Shutdown, Len, Config and Stats are safe at any time. Close
-// must not run concurrently with other calls on the same handle.
+// of goroutines. Shutdown, Len, Config, Stats and Close are safe at any time
+// (see Closing). A pop's fn must not pop from the same SPSC handle.
 //
 // # Memory ordering contract
 //
 // Everything a producer writes into a message happens before a consumer that
-// receives it returns from Pop: the slot's sequence word is stored with
-// release semantics after the payload and length, and loaded with acquire
-// semantics before them. A consumer's reads of a slot happen before the
-// producer that reuses the slot writes it (the consumer's release of the slot
-// is a store-release after its copy). Nothing else is ordered between
+// receives it returns from Pop: tail (SPSC) or the slot's sequence word
+// (MPMC) is stored with release semantics after the payload and length, and
+// loaded with acquire semantics before them. A consumer's reads of a slot
+// happen before the producer that reuses the slot writes it (head, or the
+// slot's sequence word, is a store-release after the copy). Nothing else is ordered between
 // processes: two messages from different producers of an MPMC ring arrive in
 // the order of their claims, which need not be the order in which Push was
 // called. Messages from one producer arrive in order, at any one consumer.

@@ -511,6 +511,7 @@ func (r *Ring) mpmcTryConsume(max int, fn func(msg []byte) error) (int, error) {
 		r.mpmcRelease(s, pos)
 		held = nil
 		if ferr != nil {
+			r.wakeProducers()
 			err = ferr
 			break
 		}

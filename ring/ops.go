@@ -222,11 +222,15 @@ func (r *Ring) PopFunc(ctx context.Context, max int, fn func(msg []byte)) (int, 
 	return r.Consume(ctx, max, func(msg []byte) error { fn(msg); return nil })
 }
 
-// TryConsume is TryPopFunc whose fn may refuse a message: the first message
-// for which fn returns an error stays in the ring, first in line, and
-// TryConsume returns the messages accepted before it with fn's error. A
-// program that writes each message somewhere (a file, a socket) loses none
-// when that write fails.
+// TryConsume is TryPopFunc whose fn may refuse a message: TryConsume stops
+// at the first message for which fn returns an error and returns the
+// messages accepted before it with fn's error. On an SPSC ring the refused
+// message stays in the ring, first in line: a program that writes each
+// message somewhere (a file, a socket) loses none when that write fails.
+// On an MPMC ring claims are final (other consumers may have claimed the
+// messages after it), so the refused message is pushed again at the tail:
+// it changes places; on a full ring, or one shut down, it cannot be, and
+// the error says that it was lost.
 func (r *Ring) TryConsume(max int, fn func(msg []byte) error) (int, error) {
 	if max <= 0 {
 		return 0, nil

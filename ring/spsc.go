@@ -289,6 +289,14 @@ func (r *Ring) spscTryConsume(max int, fn func(msg []byte) error) (int, error) {
 	start := c.pos
 	pos := start
 	var err error
+	defer func() {
+		if c.inFn != 0 { // fn panicked: the messages it accepted before are consumed, the one it panicked on is not
+			storeRelease32(&c.inFn, 0)
+			if pos != start {
+				r.spscFree(pos)
+			}
+		}
+	}()
 	for pos-start < uint64(max) {
 		if pos == c.tail && r.spscAvailableAt(pos) != nil {
 			break

@@ -212,7 +212,15 @@ func (a announcement) leave() {
 	}
 	atomic.AndUint64(a.mask, ^a.bit)
 	if atomic.LoadUint32(a.sleepers)&side != 0 {
+		// A waiter of this record announced meanwhile and found the bit
+		// set; a publisher may have found it clear since, and woken
+		// nobody: set it again, and wake that waiter ourselves.
 		atomic.OrUint64(a.mask, a.bit)
+		word := a.r.notEmptySeq()
+		if a.unit == sleeperProducer {
+			word = a.r.notFullSeq()
+		}
+		a.r.wake(word)
 	}
 }
 
