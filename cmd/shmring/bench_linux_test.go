@@ -308,13 +308,6 @@ func TestResolveBenchFlags(t *testing.T) {
 // A report with known figures prints them, the ratios and the marks.
 func TestWriteReport(t *testing.T) {
 	cfg := &benchConfig{runs: 3, duration: 1, sizes: []int{8}, capacity: 4096, batch: 32, cpus: []int{0, 1}, gap: 1}
-	runs := func(ns ...int64) []runResult {
-		r := make([]runResult, len(ns))
-		for i, v := range ns {
-			r[i] = runResult{N: 1000, Ns: v}
-		}
-		return r
-	}
 	rows := throughputRows(cfg)
 	find := func(key string) *rowSpec {
 		for _, r := range rows {
@@ -382,13 +375,6 @@ func TestWriteReport(t *testing.T) {
 // beside its ratios.
 func TestReportAgainstIndexRing(t *testing.T) {
 	cfg := &benchConfig{runs: 3, duration: 1, sizes: []int{8}, capacity: 4096, batch: 32, cpus: []int{0, 1}, gap: 1}
-	runs := func(ns ...int64) []runResult {
-		r := make([]runResult, len(ns))
-		for i, v := range ns {
-			r[i] = runResult{N: 1000, Ns: v}
-		}
-		return r
-	}
 	ms := []*measurement{
 		{row: rowByKey(cfg, "spsc"), size: 8, runs: runs(10_000, 20_000, 40_000)},   // 100, 50, 25 M/s
 		{row: rowByKey(cfg, "c-index"), size: 8, runs: runs(2_500, 20_000, 20_000)}, // 400, 50, 50 M/s
@@ -485,4 +471,13 @@ func TestFormatting(t *testing.T) {
 	assert.Equal(t, 1e6, d)
 	assert.Equal(t, "1 KiB", sizeName(1024))
 	assert.Equal(t, "64-byte", sizeName(64))
+}
+
+// runs are results of 1000 messages each, taking ns nanoseconds.
+func runs(ns ...int64) []runResult {
+	r := make([]runResult, len(ns))
+	for i, v := range ns {
+		r[i] = runResult{N: 1000, Ns: v}
+	}
+	return r
 }
