@@ -90,6 +90,7 @@
 // for anonymous and file-backed regions alike, and the child need not be a
 // Go program: any program can use the descriptor. (A mapping, once made,
 // does not need its descriptor; a region keeps it open to pass it on.)
+// A descriptor received another way (SCM_RIGHTS over a unix socket) maps with [FromFD].
 //
 // # SIGBUS, reserved pages and seals
 //
