@@ -1,0 +1,135 @@
+package shmnet
+
+import (
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/shmring/shmring/ring"
+)
+
+// Sizes of the rings that carry a connection's bytes, one per direction.
+const (
+	// DefaultBuffer is the size of each direction's ring when the Dialer
+	// does not say.
+	DefaultBuffer = 1 << 20
+	// MinBuffer is the smallest ring a Dialer may ask for.
+	MinBuffer = 2 * recordSize
+	// DefaultMaxBuffer is the largest ring a listener accepts from a
+	// dialer when its ListenConfig does not say.
+	DefaultMaxBuffer = 64 << 20
+)
+
+// recordSize is the largest record a Write puts in a ring: a Write is cut
+// into records of at most this many bytes.
+const recordSize = 64 << 10
+
+// ringConfig is the ring of one direction of a connection, for a buffer of
+// size bytes (a power of two, at least MinBuffer). It is the one place that
+// chooses the ring's kind: both ends go by it, the dialer to make the rings
+// and the listener to check what it was given.
+func ringConfig(size int) ring.Config {
+	return ring.Config{Kind: ring.SPSC, Capacity: size / recordSize, SlotSize: recordSize}
+}
+
+// checkBuffer validates a buffer size; what names it in errors.
+func checkBuffer(what string, size, max int) error {
+	switch {
+	case size < MinBuffer:
+		return fmt.Errorf("shmnet: %s %d is below the minimum %d", what, size, MinBuffer)
+	case size > max:
+		return fmt.Errorf("shmnet: %s %d is above the maximum %d", what, size, max)
+	case size&(size-1) != 0:
+		return fmt.Errorf("shmnet: %s %d is not a power of two", what, size)
+	}
+	return nil
+}
+
+// A Dialer holds the options for connecting to a listener. The zero value
+// dials with the defaults.
+type Dialer struct {
+	// SendBuffer and ReceiveBuffer are the sizes in bytes of the rings
+	// that carry data from this end to the listener and back: powers of
+	// two from MinBuffer up (and up to the listener's MaxBuffer); 0 means
+	// DefaultBuffer. A Write blocks while the ring it writes to is full
+	// (back-pressure), so the send buffer is how far a writer can run ahead
+	// of its reader. The dialer's process pays for both rings' memory.
+	SendBuffer    int
+	ReceiveBuffer int
+	// Wait is how this end's blocking Reads and Writes wait. The default,
+	// ring.WaitBlock, spins briefly and then sleeps on a futex: an idle
+	// connection costs no CPU. ring.WaitSpin never sleeps: the lowest
+	// latency, at the price of a core per waiting call.
+	Wait ring.WaitMode
+}
+
+func (d *Dialer) buffers() (send, recv int, err error) {
+	send, recv = d.SendBuffer, d.ReceiveBuffer
+	if send == 0 {
+		send = DefaultBuffer
+	}
+	if recv == 0 {
+		recv = DefaultBuffer
+	}
+	if err := checkBuffer("send buffer", send, 1<<30); err != nil {
+		return 0, 0, err
+	}
+	if err := checkBuffer("receive buffer", recv, 1<<30); err != nil {
+		return 0, 0, err
+	}
+	return send, recv, nil
+}
+
+// A ListenConfig holds the options for listening. The zero value listens
+// with the defaults.
+type ListenConfig struct {
+	// Perm is the mode of the socket file; 0 means 0600, so that only the
+	// listener's user can connect. Connecting takes write permission on it.
+	Perm fs.FileMode
+	// HandshakeTimeout bounds how long a dialer may take to send its
+	// handshake once connected; 0 means 10 seconds. A client that connects
+	// and stalls ties up only its own handshake, never the others.
+	HandshakeTimeout time.Duration
+	// MaxBuffer is the largest ring, in bytes, that the listener maps for a
+	// dialer; 0 means DefaultMaxBuffer. A larger one is refused.
+	MaxBuffer int
+	// Authorize, if not nil, is asked about every dialer before its rings
+	// are looked at; an error refuses the connection (the dialer gets an
+	// error matching ErrRefused that carries the text). Use it to refuse
+	// other users: func(c Cred) error { if c.UID != os.Getuid() {...} }.
+	Authorize func(Cred) error
+	// HandshakeError, if not nil, is called with the error of every
+	// connection whose handshake failed (from that handshake's goroutine);
+	// the listener goes on serving the others. Connections closed before
+	// sending a byte (probes, such as another Listen's check for a live
+	// server) are not reported.
+	HandshakeError func(error)
+	// Wait is how the accepted connections' blocking calls wait (see
+	// Dialer.Wait).
+	Wait ring.WaitMode
+}
+
+const (
+	defaultPerm             = 0o600
+	defaultHandshakeTimeout = 10 * time.Second
+)
+
+func (lc *ListenConfig) resolved() (ListenConfig, error) {
+	c := *lc
+	if c.Perm == 0 {
+		c.Perm = defaultPerm
+	}
+	if c.Perm&^fs.ModePerm != 0 {
+		return c, fmt.Errorf("shmnet: Perm %v: only permission bits are allowed", c.Perm)
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = defaultHandshakeTimeout
+	}
+	if c.MaxBuffer == 0 {
+		c.MaxBuffer = DefaultMaxBuffer
+	}
+	if err := checkBuffer("MaxBuffer", c.MaxBuffer, 1<<30); err != nil {
+		return c, err
+	}
+	return c, nil
+}

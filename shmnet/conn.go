@@ -1,0 +1,370 @@
+package shmnet
+
+// A connection's data path: two SPSC rings, one per direction, on memory
+// both processes map.
+//
+// Invariants:
+//   - One goroutine at a time pops rx (the holder of rsem) and one at a
+//     time pushes tx (the holder of wsem): the rings are single-producer,
+//     single-consumer. Close takes both semaphores before it releases the
+//     rings, so no call is inside a ring when its memory goes.
+//   - A Write is cut into records of at most maxRecord bytes, pushed in
+//     order; the record boundaries mean nothing to the reader.
+//   - rx's first record has been returned up to roff bytes by earlier
+//     Reads: a Read that cannot take a whole record copies what fits and
+//     refuses the record, which stays first in line (ring.Consume on an
+//     SPSC ring), so no byte is copied twice and none is held outside the
+//     ring.
+//   - Every wait is on a context that ends on the direction's deadline,
+//     on Close and when the peer goes (the watcher sees its socket close);
+//     its cause says which.
+//   - Close shuts tx down (the peer reads what was written, then io.EOF)
+//     and rx (the peer's writes fail), then closes the socket, which the
+//     peer's watcher sees.
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/shmring/shmring/ring"
+	"github.com/shmring/shmring/shm"
+)
+
+// Conn is one end of a shmnet connection: a net.Conn whose bytes travel
+// through two rings in shared memory, one per direction. The unix socket
+// of the rendezvous stays open beside them, with nothing crossing it, as
+// the sign that the peer lives: when the peer closes it, or dies, the
+// connection ends. Its methods are safe for concurrent use.
+//
+// Reads and Writes make no system call while data flows; a call that must
+// wait spins briefly, then sleeps on a futex until the peer wakes it or its
+// deadline passes.
+type Conn struct {
+	tx, rx    *ring.Ring    // tx: this end pushes; rx: this end pops
+	regions   []*shm.Region // memory under the rings that this end mapped itself, released after them
+	sock      sockConn      // the rendezvous socket: liveness only
+	local     *Addr
+	remote    *Addr
+	cred      Cred
+	maxRecord int // largest record tx takes
+
+	base     context.Context         // ends on Close (net.ErrClosed) or when the peer goes (errPeerGone)
+	end      context.CancelCauseFunc // ends base
+	rdl, wdl deadline
+
+	rsem, wsem chan struct{} // held by the one Read and the one Write inside a ring
+
+	// Owned by the holder of rsem.
+	roff    int    // bytes of rx's first record that earlier Reads returned
+	rbuf    []byte // the buffer of the Read in progress
+	rn      int    // bytes of rbuf filled
+	consume func([]byte) error
+
+	// Owned by the holder of wsem.
+	records [][]byte
+
+	closed  atomic.Bool
+	watched chan struct{} // closed when the watcher has returned
+}
+
+// sockConn is what a Conn needs of its socket: *net.UnixConn.
+type sockConn interface {
+	Read(b []byte) (int, error)
+	Close() error
+}
+
+// newConn makes a connection on rings tx and rx (regions: memory under
+// them that the connection must release after them) and starts watching
+// sock.
+func newConn(tx, rx *ring.Ring, regions []*shm.Region, sock sockConn, local, remote *Addr, cred Cred, wait ring.WaitMode) *Conn {
+	tx.SetOptions(ring.Options{Wait: wait})
+	rx.SetOptions(ring.Options{Wait: wait})
+	c := &Conn{
+		tx: tx, rx: rx, regions: regions, sock: sock,
+		local: local, remote: remote, cred: cred,
+		maxRecord: tx.Config().SlotSize,
+		rsem:      make(chan struct{}, 1),
+		wsem:      make(chan struct{}, 1),
+		watched:   make(chan struct{}),
+	}
+	c.base, c.end = context.WithCancelCause(context.Background())
+	c.rdl.init(c.base)
+	c.wdl.init(c.base)
+	c.consume = c.take
+	go c.watch()
+	return c
+}
+
+// watch waits for the peer to go: its socket reads end of file when the
+// peer closes it or dies (or an error, or a byte the protocol never sends).
+// Close ends the read too, and then base has ended already.
+func (c *Conn) watch() {
+	defer close(c.watched)
+	var b [1]byte
+	_, _ = c.sock.Read(b[:])
+	c.end(errPeerGone)
+}
+
+// maxTake is how many records one Read may consume: as many as fit.
+const maxTake = math.MaxInt32
+
+// Read reads up to len(p) bytes: what the peer has written and no Read has
+// returned yet, waiting for at least one byte if there is none. After the
+// peer closed the connection, or died, Read returns what it had written
+// and then io.EOF.
+func (c *Conn) Read(p []byte) (int, error) {
+	ctx := c.rdl.context()
+	if why := acquire(c.rsem, ctx, true); why != nil {
+		return 0, c.opError("read", why)
+	}
+	defer release(c.rsem)
+	if c.closed.Load() {
+		return 0, c.opError("read", net.ErrClosed)
+	}
+	gone := false
+	if why := ended(ctx); why != nil {
+		if why != errPeerGone {
+			return 0, c.opError("read", why)
+		}
+		gone = true
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.rbuf, c.rn = p, 0
+	defer func() { c.rbuf = nil }()
+	_, err := c.rx.TryConsume(maxTake, c.consume)
+	if err == ring.ErrEmpty && !gone {
+		_, err = c.rx.Consume(ctx, maxTake, c.consume)
+		if errors.Is(err, context.Canceled) {
+			why := context.Cause(ctx)
+			if why != errPeerGone {
+				return 0, c.opError("read", why)
+			}
+			// The peer is gone; what it wrote before it went is there.
+			gone = true
+			_, err = c.rx.TryConsume(maxTake, c.consume)
+		}
+	}
+	n := c.rn
+	switch {
+	case n > 0 || err == nil || err == errReadFull:
+		return n, nil // an error with the data comes back on the next Read
+	case err == io.EOF, err == ring.ErrEmpty && gone, errors.Is(err, ring.ErrPeerDead):
+		return 0, io.EOF
+	}
+	return 0, c.opError("read", err)
+}
+
+// take is the Read's ring.Consume function: it copies what fits of a
+// record into the Read's buffer and refuses the record, leaving it first in
+// line, if not all of it fit.
+func (c *Conn) take(rec []byte) error {
+	if c.roff > len(rec) {
+		// The peer rewrote a record this end had begun to read.
+		return &wrapError{msg: "shmnet: a record shrank under a read: the peer broke the protocol", err: ErrProtocol}
+	}
+	k := copy(c.rbuf[c.rn:], rec[c.roff:])
+	c.rn += k
+	if c.roff+k < len(rec) {
+		c.roff += k
+		return errReadFull
+	}
+	c.roff = 0
+	return nil
+}
+
+// Write writes p, waiting while the ring is full for the peer to read. It
+// returns len(p), or how much was written before the deadline passed, the
+// connection was closed or the peer went.
+func (c *Conn) Write(p []byte) (int, error) {
+	ctx := c.wdl.context()
+	if why := acquire(c.wsem, ctx, false); why != nil {
+		return 0, c.writeError(why)
+	}
+	defer release(c.wsem)
+	if c.closed.Load() {
+		return 0, c.opError("write", net.ErrClosed)
+	}
+	if why := ended(ctx); why != nil {
+		return 0, c.writeError(why)
+	}
+	// In batches of at most a ring's worth of records: each batch is
+	// published with one store, and one wake-up if the reader sleeps.
+	batch := c.tx.Config().Capacity
+	n := 0
+	for n < len(p) {
+		recs := c.records[:0]
+		end := n
+		for end < len(p) && len(recs) < batch {
+			k := min(len(p)-end, c.maxRecord)
+			recs = append(recs, p[end:end+k])
+			end += k
+		}
+		done, err := c.tx.TryPushBatch(recs)
+		if err == ring.ErrFull {
+			var more int
+			more, err = c.tx.PushBatch(ctx, recs[done:])
+			done += more
+		}
+		for _, r := range recs[:done] {
+			n += len(r)
+		}
+		clear(recs) // no reference to p outlives the call
+		c.records = recs[:0]
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				err = context.Cause(ctx)
+			}
+			return n, c.writeError(err)
+		}
+	}
+	return n, nil
+}
+
+// writeError is the error of a Write that stopped for why.
+func (c *Conn) writeError(why error) error {
+	switch {
+	case why == errPeerGone, errors.Is(why, ring.ErrClosed), errors.Is(why, ring.ErrPeerDead):
+		why = errBrokenPipe
+	}
+	return c.opError("write", why)
+}
+
+// Close closes the connection. Calls in flight return at once with an
+// error matching net.ErrClosed. The peer reads what this end wrote, then
+// io.EOF; its Writes fail from now on. A second Close returns an error.
+func (c *Conn) Close() error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return c.opError("close", net.ErrClosed)
+	}
+	c.end(net.ErrClosed) // every call waiting wakes and returns
+	c.rdl.stop()
+	c.wdl.stop()
+	c.rsem <- struct{}{} // wait for the calls inside the rings to leave
+	c.wsem <- struct{}{}
+	_ = c.tx.Shutdown()
+	_ = c.rx.Shutdown()
+	err := c.sock.Close()
+	<-c.watched
+	_ = c.tx.Close()
+	_ = c.rx.Close()
+	for _, r := range c.regions {
+		_ = r.Close()
+	}
+	<-c.rsem // later calls take the semaphores and find the connection closed
+	<-c.wsem
+	if err != nil {
+		return c.opError("close", err)
+	}
+	return nil
+}
+
+// CloseWrite shuts down the writing side: the peer reads what was written,
+// then io.EOF, and Writes on this end fail. Reads go on.
+func (c *Conn) CloseWrite() error {
+	if c.closed.Load() {
+		return c.opError("close", net.ErrClosed)
+	}
+	if err := c.tx.Shutdown(); err != nil {
+		return c.opError("close", err)
+	}
+	return nil
+}
+
+// CloseRead shuts down the reading side: the peer's Writes fail, and Reads
+// on this end return what was already written, then io.EOF.
+func (c *Conn) CloseRead() error {
+	if c.closed.Load() {
+		return c.opError("close", net.ErrClosed)
+	}
+	if err := c.rx.Shutdown(); err != nil {
+		return c.opError("close", err)
+	}
+	return nil
+}
+
+// LocalAddr returns this end's address: the socket path for the listening
+// end, this process for the dialing end.
+func (c *Conn) LocalAddr() net.Addr { return c.local }
+
+// RemoteAddr returns the peer's address: the socket path for the dialing
+// end, the dialer's process for the listening end.
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// PeerCred returns who the peer process is, as the kernel saw it when the
+// dialer connected (SO_PEERCRED).
+func (c *Conn) PeerCred() Cred { return c.cred }
+
+// SetDeadline sets the read and write deadlines (see net.Conn).
+func (c *Conn) SetDeadline(t time.Time) error {
+	if c.closed.Load() {
+		return c.opError("set deadline", net.ErrClosed)
+	}
+	c.rdl.set(t)
+	c.wdl.set(t)
+	return nil
+}
+
+// SetReadDeadline sets the deadline of Reads, those waiting included: past
+// it they fail with an error matching os.ErrDeadlineExceeded. The zero
+// time removes it.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	if c.closed.Load() {
+		return c.opError("set deadline", net.ErrClosed)
+	}
+	c.rdl.set(t)
+	return nil
+}
+
+// SetWriteDeadline sets the deadline of Writes, those waiting included.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	if c.closed.Load() {
+		return c.opError("set deadline", net.ErrClosed)
+	}
+	c.wdl.set(t)
+	return nil
+}
+
+func (c *Conn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: Network, Source: c.local, Addr: c.remote, Err: err}
+}
+
+// ended returns why ctx has ended, or nil while it has not.
+func ended(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	default:
+		return nil
+	}
+}
+
+// acquire takes sem, or gives up when ctx ends and returns why. With
+// drain, it does not give up for a peer that has gone: the Read in
+// progress returns promptly, and the next may have data to return.
+func acquire(sem chan struct{}, ctx context.Context, drain bool) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		why := context.Cause(ctx)
+		if drain && why == errPeerGone {
+			sem <- struct{}{}
+			return nil
+		}
+		return why
+	}
+}
+
+func release(sem chan struct{}) { <-sem }
