@@ -61,9 +61,8 @@ func (d *Dialer) Dial(ctx context.Context, path string) (*Conn, error) {
 }
 
 func (d *Dialer) handshake(ctx context.Context, sock *net.UnixConn, send, recv int, remote *Addr) (*Conn, error) {
-	if dl, ok := ctx.Deadline(); ok {
-		_ = sock.SetDeadline(dl)
-	}
+	// The socket's calls end when ctx does, and only then: an error from
+	// them is ctx's (a deadline of their own could fire first).
 	stop := context.AfterFunc(ctx, func() { _ = sock.SetDeadline(aLongTimeAgo) })
 	defer stop()
 
