@@ -43,13 +43,16 @@ func (l *Listener) handshake(sock *net.UnixConn) (*Conn, error) {
 		return &wrapError{msg: fmt.Sprintf("shmnet: handshake with pid %d (uid %d): %s", cred.PID, cred.UID, trimPrefix(err)), err: err}
 	}
 	_ = sock.SetDeadline(time.Now().Add(l.cfg.HandshakeTimeout))
-	if l.cfg.Authorize != nil {
-		if err := l.cfg.Authorize(cred); err != nil {
-			refuse(sock, ackRefused, err.Error())
-			return nil, fail(&wrapError{msg: "not authorized: " + err.Error(), err: ErrRefused})
+	h, fds, err := readHello(sock)
+	if err == nil && l.cfg.Authorize != nil {
+		// After the hello, so that the dialer has sent all it will and
+		// reads the answer; before its memory is looked at.
+		if aerr := l.cfg.Authorize(cred); aerr != nil {
+			closeAll(fds)
+			refuse(sock, ackRefused, aerr.Error())
+			return nil, fail(&wrapError{msg: "not authorized: " + aerr.Error(), err: ErrRefused})
 		}
 	}
-	h, fds, err := readHello(sock)
 	if err != nil {
 		closeAll(fds)
 		if err == errProbe {
@@ -92,28 +95,33 @@ func readHello(sock *net.UnixConn) (hello, []int, error) {
 	buf := make([]byte, helloSize)
 	oob := make([]byte, unix.CmsgSpace(maxRights*4))
 	var fds []int
+	var bad error // wrong descriptors: reported once the hello is in, so that the dialer can be told
 	n := 0
 	for n < helloSize {
 		k, oobn, flags, _, err := sock.ReadMsgUnix(buf[n:], oob)
+		k, oobn = max(k, 0), max(oobn, 0) // -1 with some errors
 		if oobn > 0 {
 			got, perr := rights(oob[:oobn])
 			fds = append(fds, got...)
-			if perr != nil {
-				return hello{}, fds, perr
+			if perr != nil && bad == nil {
+				bad = perr
 			}
 		}
-		if flags&unix.MSG_CTRUNC != 0 {
-			return hello{}, fds, protoErr("more than %d descriptors came with the hello; it takes 2", maxRights)
+		if flags&unix.MSG_CTRUNC != 0 && bad == nil {
+			bad = protoErr("more than %d descriptors came with the hello; it takes 2", maxRights)
 		}
 		n += k
 		if !hasMagic(buf[:n]) {
 			return hello{}, fds, protoErr("not a shmnet dialer: it sent %q", buf[:n])
 		}
-		if err != nil || k == 0 && oobn == 0 {
+		if n == helloSize {
+			break
+		}
+		if eof := errors.Is(err, io.EOF) || err == nil && k == 0 && oobn == 0; eof || err != nil {
 			switch {
-			case n == 0 && (err == nil || err == io.EOF):
+			case eof && n == 0:
 				return hello{}, fds, errProbe
-			case err == nil || err == io.EOF:
+			case eof:
 				return hello{}, fds, protoErr("the dialer closed the connection after %d of the %d bytes of the hello", n, helloSize)
 			}
 			return hello{}, fds, fmt.Errorf("shmnet: read the hello (%d of %d bytes): %w", n, helloSize, err)
@@ -122,6 +130,9 @@ func readHello(sock *net.UnixConn) (hello, []int, error) {
 	h, err := parseHello(buf)
 	if err != nil {
 		return h, fds, err
+	}
+	if bad != nil {
+		return h, fds, bad
 	}
 	if len(fds) != 2 {
 		return h, fds, protoErr("the hello came with %d descriptors; it takes 2", len(fds))

@@ -79,13 +79,13 @@ func (d *Dialer) handshake(ctx context.Context, sock *net.UnixConn, send, recv i
 
 	h := hello{version: version, up: uint64(up.Region().Size()), down: uint64(down.Region().Size())}
 	oob := unix.UnixRights(int(up.Region().File().Fd()), int(down.Region().File().Fd()))
-	if _, _, err := sock.WriteMsgUnix(h.marshal(), oob, nil); err != nil {
-		closeRings()
-		return nil, fmt.Errorf("shmnet: send the handshake: %w", err)
-	}
-	a, err := readAck(sock)
+	_, _, werr := sock.WriteMsgUnix(h.marshal(), oob, nil)
+	a, err := readAck(sock) // also after a failed send: a listener that closed may have said why
 	if err != nil {
 		closeRings()
+		if werr != nil {
+			return nil, fmt.Errorf("shmnet: send the handshake: %w", werr)
+		}
 		return nil, err
 	}
 	if a.status != ackOK {
