@@ -178,7 +178,7 @@ func (r *Ring) quiet(inFn bool) bool {
 	}
 	ops := r.ops.Load()
 	if inFn {
-		ops -= r.inFn.Load()
+		ops -= r.inFn.Load() + r.reserving.Load() // both finish the close on their way out
 	}
 	return ops <= 0
 }

@@ -149,6 +149,7 @@ package ring
 
 import (
 	"fmt"
+	"math/bits"
 	"runtime"
 	"sync/atomic"
 	"unsafe"
@@ -288,6 +289,9 @@ var (
 // Every sequence word is aligned for atomics and every payload for 8-byte
 // words, on every architecture.
 func slotLayout(kind Kind, slotSize int) (stride, payload int) {
+	if kind.bytes() {
+		return 8, 0 // records are aligned to 8 bytes (see bytes.go)
+	}
 	if kind == SPSC {
 		return (slotSize + 7) &^ 7, 0
 	}
@@ -325,8 +329,11 @@ func lengthsSize(kind Kind, capacity uint64) uint64 {
 }
 
 // dataSize is the size of everything after the header: the SPSC length
-// array and the slots.
+// array and the slots; for a byte ring, its data area of capacity bytes.
 func dataSize(kind Kind, capacity, slotSize uint64) uint64 {
+	if kind.bytes() {
+		return capacity
+	}
 	return lengthsSize(kind, capacity) + capacity*uint64(stride(kind, int(slotSize)))
 }
 
@@ -338,9 +345,10 @@ type layout struct {
 	stride   uintptr
 	hdr      uintptr        // the payload's offset in a slot
 	lens     unsafe.Pointer // SPSC: the length array
-	mask     uint64         // capacity - 1
-	capacity uint64
+	mask     uint64         // capacity - 1; byte rings: units - 1
+	capacity uint64         // slots; byte rings: 8-byte units of the data area
 	slotSize int
+	lapShift uint // byte rings: log2 of the units, to number laps
 	cfg      Config
 }
 
@@ -442,9 +450,15 @@ func checkConfig(cfg Config) error {
 	bad := func(field string, v int64, problem string) error {
 		return wrap(ErrInvalidConfig, "%s %d %s", field, v, problem)
 	}
+	if cfg.Kind.bytes() {
+		if field, v, problem := bytesConfigProblem(cfg); field != "" {
+			return bad(field, int64(v), problem)
+		}
+		return nil
+	}
 	switch {
-	case cfg.Kind != SPSC && cfg.Kind != MPMC:
-		return bad("kind", int64(cfg.Kind), "is not SPSC (1) or MPMC (2)")
+	case !cfg.Kind.known():
+		return bad("kind", int64(cfg.Kind), "is not SPSC (1), MPMC (2), SPSCBytes (3) or MPSCBytes (4)")
 	case cfg.Capacity < 2:
 		return bad("capacity", int64(cfg.Capacity), "is below 2")
 	case cfg.Capacity > maxCapacity:
@@ -479,6 +493,7 @@ func totalSize(cfg Config) int {
 // last, atomically: a process that attaches meanwhile sees ErrNotReady,
 // never half a header.
 func format(mem []byte, cfg Config, creatorPID uint32, createdNs int64) (*layout, error) {
+	cfg = cfg.resolved()
 	if err := checkConfig(cfg); err != nil {
 		return nil, err
 	}
@@ -501,7 +516,10 @@ func format(mem []byte, cfg Config, creatorPID uint32, createdNs int64) (*layout
 	*l.u64(offTotalSize) = uint64(need)
 	*l.u32(offCreatorPID) = creatorPID
 	*l.u64(offCreated) = uint64(createdNs)
-	for i := uint64(0); i < uint64(cfg.Capacity); i++ {
+	if cfg.Kind == MPSCBytes {
+		clear(mem[dataOffset:need]) // every header position reads "unwritten" in lap 0 (see bytes.go)
+	}
+	for i := uint64(0); i < uint64(cfg.Capacity) && !cfg.Kind.bytes(); i++ {
 		if cfg.Kind == SPSC {
 			*l.spscLen(i) = 0
 			continue
@@ -517,6 +535,14 @@ func format(mem []byte, cfg Config, creatorPID uint32, createdNs int64) (*layout
 
 func newLayout(mem []byte, cfg Config) *layout {
 	base := unsafe.Pointer(&mem[0])
+	if cfg.Kind.bytes() {
+		units := uint64(cfg.Capacity) / 8
+		return &layout{
+			base: base, lens: unsafe.Add(base, dataOffset), data: unsafe.Add(base, dataOffset),
+			stride: 8, mask: units - 1, capacity: units, slotSize: cfg.SlotSize,
+			lapShift: uint(bits.TrailingZeros64(units)), cfg: cfg,
+		}
+	}
 	return &layout{
 		base:     base,
 		lens:     unsafe.Add(base, dataOffset),
@@ -561,9 +587,14 @@ func validate(mem []byte) (Config, error) {
 	kind := Kind(u32(offKind))
 	capacity := u32(offCapacity)
 	slotSize := u32(offSlotSize)
+	if kind.bytes() {
+		if field, v, problem := bytesConfigProblem(Config{Kind: kind, Capacity: int(capacity), SlotSize: int(slotSize)}); field != "" {
+			return Config{}, corrupt(field, v, problem)
+		}
+	}
 	switch {
-	case kind != SPSC && kind != MPMC:
-		return Config{}, corrupt("kind", uint64(kind), "is not SPSC (1) or MPMC (2)")
+	case !kind.known():
+		return Config{}, corrupt("kind", uint64(kind), "is not SPSC (1), MPMC (2), SPSCBytes (3) or MPSCBytes (4)")
 	case capacity < 2:
 		return Config{}, corrupt("capacity", uint64(capacity), "is below 2")
 	case capacity > maxCapacity:

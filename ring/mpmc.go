@@ -75,12 +75,20 @@ func (r *Ring) registerLane() (uint64, error) {
 	// undoing the claims it left).
 	for pass := 0; pass < 2; pass++ {
 		for i := 0; i < numRecords; i++ {
+			if i == recConsumer && r.cfg.Kind == MPSCBytes {
+				continue // the consumer's role
+			}
 			owned, alive := r.recordOwnerAlive(i)
 			if pass == 0 && owned || pass == 1 && (!owned || alive) {
 				continue
 			}
 			if r.claimRecord(i, 0, r.recoverLane) != 0 {
 				continue // taken meanwhile
+			}
+			if r.cfg.Kind == MPSCBytes {
+				// A new owner, a new epoch: claims any earlier owner left are
+				// known to be nobody's (see bytes.go).
+				r.m.epoch.Store(atomic.AddUint32(r.epochWord(i), 1) & 0xffffff)
 			}
 			r.m.lane.Store(int32(i))
 			return uint64(i), nil
@@ -144,6 +152,9 @@ func (r *Ring) help(p uint64, kind, lane uint64) {
 // runs while this handle holds the lane's record in the claiming state, so
 // the lane makes no new claim meanwhile.
 func (r *Ring) recoverLane(lane int) {
+	if r.cfg.Kind.bytes() {
+		return // a byte ring's claims name their epoch: the takeover's new epoch disowns them (bytes.go)
+	}
 	for i := uint64(0); i < r.capacity; i++ {
 		s := r.slot(i)
 		v := atomic.LoadUint64(slotSeq(s))

@@ -13,6 +13,9 @@ import (
 // (ErrBusy if another live process or handle holds it).
 func (r *Ring) TryPush(msg []byte) error {
 	if r.cfg.Kind != SPSC {
+		if r.cfg.Kind.bytes() {
+			return r.bTryPushEntry(msg)
+		}
 		return r.mpmcTryPushEntry(msg)
 	}
 	// The SPSC fast path, in line for small messages: a copy of spscPush's
@@ -23,7 +26,7 @@ func (r *Ring) TryPush(msg []byte) error {
 	p := &r.p
 	n := len(msg)
 	announceBusy(&p.busy) // for Close (close.go)
-	if atomic.LoadUint32(&r.life) != 0 || !p.held || n > r.slotSize || p.pos-p.head >= r.capacity ||
+	if atomic.LoadUint32(&r.life) != 0 || !p.held || p.reserved || n > r.slotSize || p.pos-p.head >= r.capacity ||
 		atomic.LoadUint32(r.closedWord()) != 0 {
 		return r.spscPushSlow(msg)
 	}
@@ -61,9 +64,12 @@ func (r *Ring) pushWait(ctx context.Context, msg []byte) error {
 	defer r.exitPush()
 	var err error
 	if werr := r.await(ctx, true, func() bool {
-		if r.cfg.Kind == SPSC {
+		switch {
+		case r.cfg.Kind == SPSC:
 			err = r.spscPush(msg)
-		} else {
+		case r.cfg.Kind.bytes():
+			err = r.bTryPush(msg)
+		default:
 			err = r.mpmcTryPush(msg)
 		}
 		return err != ErrFull
@@ -80,6 +86,9 @@ func (r *Ring) pushWait(ctx context.Context, msg []byte) error {
 // On an SPSC ring the first pop claims the consumer role for this handle.
 func (r *Ring) TryPop(buf []byte) (int, error) {
 	if r.cfg.Kind != SPSC {
+		if r.cfg.Kind.bytes() {
+			return r.bTryPopEntry(buf, false)
+		}
 		return r.mpmcTryPopEntry(buf, false)
 	}
 	// The SPSC fast path, in line for small messages: a copy of spscPop's
@@ -133,6 +142,10 @@ func (r *Ring) Pop(ctx context.Context, buf []byte) (int, error) {
 // tryPopExact is TryPop for the typed view: a message whose length is not
 // len(buf) stays in the ring.
 func (r *Ring) tryPopExact(buf []byte) error {
+	if r.cfg.Kind.bytes() {
+		_, err := r.bTryPopEntry(buf, true)
+		return err
+	}
 	if r.cfg.Kind != SPSC {
 		_, err := r.mpmcTryPopEntry(buf, true)
 		return err
@@ -151,9 +164,12 @@ func (r *Ring) popWait(ctx context.Context, buf []byte, exact bool) (n int, err 
 	}
 	defer r.exitPop()
 	try := func() bool {
-		if r.cfg.Kind == SPSC {
+		switch {
+		case r.cfg.Kind == SPSC:
 			n, err = r.spscPop(buf, exact)
-		} else {
+		case r.cfg.Kind.bytes():
+			n, err = r.bPop(buf, exact)
+		default:
 			n, err = r.mpmcTryPop(buf, exact)
 		}
 		return err != ErrEmpty
@@ -180,6 +196,9 @@ func (r *Ring) TryPushBatch(msgs [][]byte) (int, error) {
 func (r *Ring) tryPushBatch(msgs [][]byte) (int, error) {
 	if r.cfg.Kind == SPSC {
 		return r.spscTryPushBatch(msgs)
+	}
+	if r.cfg.Kind.bytes() {
+		return r.bTryPushBatch(msgs)
 	}
 	return r.mpmcTryPushBatch(msgs)
 }
@@ -246,6 +265,9 @@ func (r *Ring) tryConsume(max int, fn func(msg []byte) error) (int, error) {
 	if r.cfg.Kind == SPSC {
 		return r.spscTryConsume(max, fn)
 	}
+	if r.cfg.Kind.bytes() {
+		return r.bTryConsume(max, fn)
+	}
 	return r.mpmcTryConsume(max, fn)
 }
 
@@ -275,14 +297,14 @@ func (r *Ring) Consume(ctx context.Context, max int, fn func(msg []byte) error) 
 // enterPush and enterPop announce an operation of one side (see
 // close.go); exitPush and exitPop end it.
 func (r *Ring) enterPush() error {
-	if r.cfg.Kind == SPSC {
+	if r.cfg.Kind.oneProducer() {
 		return r.enterSide(&r.p.busy)
 	}
 	return r.enter()
 }
 
 func (r *Ring) exitPush() {
-	if r.cfg.Kind == SPSC {
+	if r.cfg.Kind.oneProducer() {
 		r.exitSide(&r.p.busy)
 		return
 	}
@@ -290,14 +312,14 @@ func (r *Ring) exitPush() {
 }
 
 func (r *Ring) enterPop() error {
-	if r.cfg.Kind == SPSC {
+	if r.cfg.Kind.oneConsumer() {
 		return r.enterSide(&r.c.busy)
 	}
 	return r.enter()
 }
 
 func (r *Ring) exitPop() {
-	if r.cfg.Kind == SPSC {
+	if r.cfg.Kind.oneConsumer() {
 		r.exitSide(&r.c.busy)
 		return
 	}

@@ -22,35 +22,75 @@ const (
 	// MPMC: any number of producers and consumers, in any processes. One
 	// compare-and-swap per message on each side.
 	MPMC Kind = 2
+	// SPSCBytes: a byte ring for one producer process and one consumer
+	// process. Messages of any length up to SlotSize take their length plus
+	// an 8-byte header, rounded up to 8 bytes, in a data area of Capacity
+	// bytes: no slot sized for the largest message. Roles, takeover and
+	// ErrPeerDead as in SPSC.
+	SPSCBytes Kind = 3
+	// MPSCBytes: a byte ring for any number of producers, in any processes,
+	// and one consumer process. A producer claims room with a
+	// compare-and-swap and commits with one store; the consumer sees the
+	// messages in the order of their claims.
+	MPSCBytes Kind = 4
 )
 
+var kindNames = [...]string{SPSC: "spsc", MPMC: "mpmc", SPSCBytes: "spsc-bytes", MPSCBytes: "mpsc-bytes"}
+
 func (k Kind) String() string {
-	switch k {
-	case SPSC:
-		return "spsc"
-	case MPMC:
-		return "mpmc"
+	if k.known() {
+		return kindNames[k]
 	}
 	return fmt.Sprintf("Kind(%d)", uint32(k))
 }
 
-// ParseKind parses "spsc" or "mpmc" (any case).
+func (k Kind) known() bool { return k >= SPSC && k <= MPSCBytes }
+
+// bytes reports a byte ring: variable-length records in a data area.
+func (k Kind) bytes() bool { return k == SPSCBytes || k == MPSCBytes }
+
+// oneProducer reports a kind whose producer role is held by one handle:
+// records 0 (producer) and 1 (consumer), positions in process-local state.
+func (k Kind) oneProducer() bool { return k == SPSC || k == SPSCBytes }
+
+// oneConsumer reports a kind whose consumer role is held by one handle.
+func (k Kind) oneConsumer() bool { return k != MPMC }
+
+// lanes reports a kind whose producers (MPMC: and consumers) each take a
+// process record of their own, a lane.
+func (k Kind) lanes() bool { return k == MPMC || k == MPSCBytes }
+
+// ParseKind parses a kind's name: "spsc", "mpmc", "spsc-bytes" or
+// "mpsc-bytes" (any case).
 func ParseKind(s string) (Kind, error) {
-	switch strings.ToLower(s) {
-	case "spsc":
-		return SPSC, nil
-	case "mpmc":
-		return MPMC, nil
+	for k, name := range kindNames {
+		if name != "" && strings.EqualFold(s, name) {
+			return Kind(k), nil
+		}
 	}
-	return 0, fmt.Errorf("ring: unknown kind %q (want spsc or mpmc)", s)
+	return 0, fmt.Errorf("ring: unknown kind %q (want spsc, mpmc, spsc-bytes or mpsc-bytes)", s)
 }
 
 // Config describes a ring. It is written into the ring's header by Format
 // and read back by Attach.
+//
+// For the fixed-slot kinds (SPSC, MPMC) Capacity counts slots and SlotSize
+// is the size of each. For the byte kinds (SPSCBytes, MPSCBytes) Capacity
+// is the size of the data area in bytes (a power of two, at least 64), and
+// SlotSize the largest message, at most Capacity/4; 0 means Capacity/4.
+// A message takes 8 bytes of header plus its length, rounded up to 8.
 type Config struct {
-	Kind     Kind // SPSC or MPMC
-	Capacity int  // slots; a power of two, >= 2
-	SlotSize int  // largest message in bytes, >= 1
+	Kind     Kind // SPSC, MPMC, SPSCBytes or MPSCBytes
+	Capacity int  // slots; byte kinds: bytes of the data area. A power of two
+	SlotSize int  // largest message in bytes, >= 1 (byte kinds: 0 means Capacity/4)
+}
+
+// resolved fills in the defaults of cfg.
+func (c Config) resolved() Config {
+	if c.Kind.bytes() && c.SlotSize == 0 && c.Capacity > 0 {
+		c.SlotSize = c.Capacity / 4
+	}
+	return c
 }
 
 // WaitMode says how Push and Pop wait for room or for a message.
@@ -103,11 +143,14 @@ type Ring struct {
 
 	// life is the handle's state (see close.go): 0 while open; read by
 	// every operation on entry, after it has announced itself.
-	life  uint32
-	ops   atomic.Int32 // operations in flight other than the SPSC sides'
-	inFn  atomic.Int32 // of those, MPMC pops inside a caller's fn
-	fault atomic.Pointer[error]
-	lives *handleLife // what a cleanup needs to give the records back
+	life uint32
+	ops  atomic.Int32 // operations in flight other than the SPSC sides'
+	inFn atomic.Int32 // of those, MPMC pops inside a caller's fn
+	// of those, reservations open between Reserve and Commit or Abort
+	reserving atomic.Int32
+	res       reservation
+	fault     atomic.Pointer[error]
+	lives     *handleLife // what a cleanup needs to give the records back
 
 	_ [64]byte
 	p producerState
@@ -122,8 +165,11 @@ type Ring struct {
 type producerState struct {
 	busy uint32 // 1 while a push is in flight; read by Close (see close.go)
 	held bool   // this handle holds the producer role
-	pos  uint64 // next position to write
-	head uint64 // cached consumer position: reloaded only when it says full
+	// reserved: a reservation holds the position (reserve.go): no push
+	// may write it
+	reserved bool
+	pos      uint64 // next position to write
+	head     uint64 // cached consumer position: reloaded only when it says full
 }
 
 // consumerState is the SPSC consumer's process-local state, owned by the
@@ -142,7 +188,9 @@ type mpmcState struct {
 	laneMu    sync.Mutex    // serialises registration
 	roles     atomic.Uint32 // roles already marked in the record
 	stuck     stuckClaim
-	recovered atomic.Uint64 // slots this handle freed from dead claimers
+	recovered atomic.Uint64 // slots (byte rings: claims) this handle freed from dead claimers
+	epoch     atomic.Uint32 // MPSCBytes: the epoch of this handle's lane, shifted into claims
+	bHead     atomic.Uint64 // MPSCBytes producers: a cached copy of head
 
 	// recordedW and recordedR are one past the last position this handle
 	// claimed and put on record as a writer and as a reader: a later claim
@@ -175,6 +223,7 @@ func (c *stuckClaim) get() (key, polls, since uint64) {
 
 // Size returns the number of bytes a region needs for a ring of cfg.
 func Size(cfg Config) (int, error) {
+	cfg = cfg.resolved()
 	if err := checkConfig(cfg); err != nil {
 		return 0, err
 	}
@@ -373,6 +422,9 @@ func (r *Ring) Len() int {
 }
 
 func (r *Ring) queued() int {
+	if r.cfg.Kind.bytes() {
+		return r.bQueued()
+	}
 	head := r.headPos()
 	n := int64(r.tailPos() - head)
 	if n < 0 {

@@ -93,6 +93,9 @@ func (r *Ring) spscPush(msg []byte) error {
 			return err
 		}
 	}
+	if p.reserved {
+		return ErrReserved
+	}
 	if len(msg) > r.slotSize {
 		return r.tooLarge(len(msg))
 	}
@@ -158,6 +161,9 @@ func (r *Ring) spscTryPushBatch(msgs [][]byte) (int, error) {
 		if err := r.claimProducer(); err != nil {
 			return 0, err
 		}
+	}
+	if p.reserved {
+		return 0, ErrReserved
 	}
 	if atomic.LoadUint32(r.closedWord()) != 0 {
 		return 0, ErrClosed

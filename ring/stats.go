@@ -11,11 +11,16 @@ import (
 type Stats struct {
 	Config
 	Version  int    // layout version of the header
-	Tail     uint64 // producer position: messages claimed by producers
-	Head     uint64 // consumer position: messages claimed by consumers
+	Tail     uint64 // producer position: messages claimed by producers; byte kinds: 8-byte units
+	Head     uint64 // consumer position: messages claimed by consumers; byte kinds: 8-byte units
 	Released uint64 // slots below this are the producer's again: Head, since layout 2 frees every slot at once
 	Len      int    // messages queued (see Ring.Len)
 	Shutdown bool
+
+	// Byte kinds: bytes of the data area taken by queued records (headers
+	// and padding included), and free. The largest message is SlotSize.
+	BytesUsed int
+	BytesFree int
 
 	ProducersWaiting int // processes asleep (or about to be) waiting for room
 	ConsumersWaiting int // processes asleep (or about to be) waiting for messages
@@ -44,14 +49,14 @@ type Process struct {
 
 // tailPos and headPos are the producers' and consumers' positions.
 func (r *Ring) tailPos() uint64 {
-	if r.cfg.Kind == SPSC {
+	if r.cfg.Kind == SPSC || r.cfg.Kind.bytes() {
 		return atomic.LoadUint64(r.tail())
 	}
 	return atomic.LoadUint64(r.tail()) >> 8
 }
 
 func (r *Ring) headPos() uint64 {
-	if r.cfg.Kind == SPSC {
+	if r.cfg.Kind == SPSC || r.cfg.Kind.bytes() {
 		return atomic.LoadUint64(r.head())
 	}
 	return atomic.LoadUint64(r.head()) >> 8
@@ -77,6 +82,10 @@ func (r *Ring) Stats() Stats {
 		CreatorPID:       int(pid),
 		Created:          time.Unix(0, created),
 		Size:             totalSize(r.cfg),
+	}
+	if r.cfg.Kind.bytes() {
+		used := min(max(int64(s.Tail-s.Head), 0), int64(r.capacity)) * 8
+		s.BytesUsed, s.BytesFree = int(used), r.cfg.Capacity-int(used)
 	}
 	for i := 0; i < numRecords; i++ {
 		owned, alive := r.recordOwnerAlive(i)
@@ -127,6 +136,10 @@ func (r *Ring) SlotStates() SlotStates {
 	if r.cfg.Kind == SPSC {
 		st.Full = r.queued()
 		st.Free = r.cfg.Capacity - st.Full
+		return st
+	}
+	if r.cfg.Kind.bytes() {
+		st.Full = r.queued() // records, not slots: a byte ring has none
 		return st
 	}
 	tail := atomic.LoadUint64(r.tail()) >> 8

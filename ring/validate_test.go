@@ -36,7 +36,7 @@ func TestAttachValidation(t *testing.T) {
 		{"bad magic", func(m []byte) []byte { put64(m, offMagic, 0xdeadbeef); return m }, ErrIncompatible, "ring: magic 0xdeadbeef is not \"SHMRING1\""},
 		{"other version", func(m []byte) []byte { put32(m, offVersion, 3); return m }, ErrIncompatible, "ring: version 3 is not the supported version 2"},
 		{"first layout", func(m []byte) []byte { put32(m, offVersion, 1); return m }, ErrIncompatible, "ring: version 1 is not the supported version 2 (a ring of shmring's first layout"},
-		{"unknown kind", func(m []byte) []byte { put32(m, offKind, 7); return m }, ErrCorrupt, "ring: kind 7 is not SPSC (1) or MPMC (2)"},
+		{"unknown kind", func(m []byte) []byte { put32(m, offKind, 7); return m }, ErrCorrupt, "ring: kind 7 is not SPSC (1), MPMC (2), SPSCBytes (3) or MPSCBytes (4)"},
 		{"capacity 0", func(m []byte) []byte { put32(m, offCapacity, 0); return m }, ErrCorrupt, "ring: capacity 0 is below 2"},
 		{"capacity 1000", func(m []byte) []byte { put32(m, offCapacity, 1000); return m }, ErrCorrupt, "ring: capacity 1000 is not a power of two"},
 		{"capacity huge", func(m []byte) []byte { put32(m, offCapacity, 1<<31); return m }, ErrCorrupt, "ring: capacity 2147483648 is above 1073741824"},
@@ -83,8 +83,8 @@ func TestConfigValidation(t *testing.T) {
 		cfg Config
 		msg string
 	}{
-		{Config{Kind: 0, Capacity: 8, SlotSize: 8}, "ring: kind 0 is not SPSC (1) or MPMC (2)"},
-		{Config{Kind: 3, Capacity: 8, SlotSize: 8}, "ring: kind 3 is not"},
+		{Config{Kind: 0, Capacity: 8, SlotSize: 8}, "ring: kind 0 is not SPSC (1), MPMC (2), SPSCBytes (3) or MPSCBytes (4)"},
+		{Config{Kind: 5, Capacity: 8, SlotSize: 8}, "ring: kind 5 is not"},
 		{Config{Kind: SPSC, Capacity: 1, SlotSize: 8}, "ring: capacity 1 is below 2"},
 		{Config{Kind: SPSC, Capacity: -4, SlotSize: 8}, "ring: capacity -4 is below 2"},
 		{Config{Kind: SPSC, Capacity: 1000, SlotSize: 8}, "ring: capacity 1000 is not a power of two"},

@@ -118,7 +118,7 @@ func (r *Ring) sleep(ctx context.Context, forRoom bool, try func() bool) (done b
 		// claimer may be dead, and then nobody will wake us: sleep in short
 		// slices and skip the polls that usually precede a closer look.
 		k1, n1, _ := r.m.stuck.get()
-		claimInWay := r.cfg.Kind == MPMC && (k1 != k0 || n1 != n0)
+		claimInWay := r.cfg.Kind.lanes() && (k1 != k0 || n1 != n0)
 		if claimInWay && n1 < stuckPolls {
 			storeRelease64(&r.m.stuck.polls, stuckPolls)
 		}
@@ -187,7 +187,7 @@ func (r *Ring) announce(forRoom bool) announcement {
 	if forRoom {
 		a.mask, a.unit, rec = r.notFullWait(), sleeperProducer, recProducer
 	}
-	if r.cfg.Kind == MPMC {
+	if r.cfg.Kind == MPMC || forRoom && r.cfg.Kind == MPSCBytes {
 		rec = int(r.m.lane.Load())
 	}
 	a.bit = uint64(1) << uint(rec&(numRecords-1))
@@ -250,7 +250,7 @@ func (r *Ring) wakeAt(off uintptr) { r.wake(r.u32(off)) }
 // wake bumps futex word w and wakes every process asleep on it.
 func (r *Ring) wake(w *uint32) {
 	atomic.AddUint32(w, 1) // a sleeper about to sleep sees the change and does not
-	if futexWakeAll(w) == 0 && r.cfg.Kind == MPMC {
+	if futexWakeAll(w) == 0 && r.cfg.Kind.lanes() {
 		r.missedWake()
 	}
 }
@@ -279,7 +279,7 @@ func (r *Ring) missedWake() {
 // that this last try succeeded: the caller's operation has taken place and
 // must not be tried again.
 func (r *Ring) checkPeer(peer int, try func() bool) (done bool, err error) {
-	if r.cfg.Kind != SPSC || r.opts.WaitForPeer {
+	if r.opts.WaitForPeer || !(r.cfg.Kind.oneProducer() || peer == recConsumer && r.cfg.Kind.oneConsumer()) {
 		return false, nil
 	}
 	rec := r.record(peer)

@@ -1,0 +1,715 @@
+package ring
+
+// Byte rings (SPSCBytes, MPSCBytes): variable-length records in a data
+// area of Capacity bytes, after the header page.
+//
+// Positions count 8-byte units of the data area and only grow; the unit of
+// position u is at byte (u mod units)*8. A record starts on a unit with an
+// 8-byte header word, state<<32 | length:
+//
+//	state        length           meaning
+//	1 MESSAGE    payload bytes    a message; the record takes 8+length bytes rounded up to 8
+//	2 PADDING    record bytes     nothing: skip length bytes (at the end of the area, the
+//	                              rest of a reservation committed shorter, an aborted one,
+//	                              or a dead producer's)
+//	3 CONSUMED   payload bytes    MPSCBytes: a message the consumer has delivered and is
+//	                              wiping (see below)
+//	4 FREE       lap              MPSCBytes: no record; the consumer wiped this unit in lap
+//	                              `length` (lap: position >> log2(units), modulo 2^32)
+//	1<<31 | epoch<<6 | lane       MPSCBytes: claimed by the producer of process record
+//	             record bytes     `lane` (in that record's epoch), not committed yet
+//
+// A MESSAGE record never crosses the end of the area: one that would is
+// preceded by a PADDING record to the end, and starts at unit 0.
+//
+// SPSCBytes is the index ring of SPSC with records for slots: the producer
+// writes the record (payload, then header; padding first when it wraps) and
+// stores tail = the position after it (store-release); the consumer reads
+// the records below tail and stores head after them. Roles, takeover,
+// waiting and Shutdown are SPSC's (spsc.go). A producer killed before its
+// store of tail leaves nothing visible; a consumer killed before its store
+// of head leaves its successor to start at that record.
+//
+// MPSCBytes. Producers claim by compare-and-swap on the header word at the
+// end of the chain of records, not on the tail word:
+//   - A header position of lap k is "unwritten" while it holds FREE(k-1)
+//     (or, in lap 0, the zero Format left). A producer that finds the
+//     header at tail unwritten, and room below head+capacity, claims the
+//     record there with a CAS from that value to CLAIMED(lane, epoch, size):
+//     the claim is its own record of who holds it, so a producer killed at
+//     any point after it is known. Then it moves tail past its claim (a CAS
+//     that may fail: tail is a hint, which anyone moves on past a record
+//     whose header they find written).
+//   - It writes the payload and commits with one store-release of
+//     MESSAGE(length) (a wrapping claim: the message's header at unit 0
+//     first, then PADDING over the rest of the area; a commit shorter than
+//     the claim: PADDING over the rest first).
+//   - The consumer reads the header at head: MESSAGE: delivers it; CLAIMED:
+//     waits (a claim held longer than Options.Grace by a process proved dead,
+//     or by a record whose epoch has moved on, becomes PADDING with a CAS);
+//     unwritten: the ring is empty.
+//   - After delivering a message the consumer marks it CONSUMED, overwrites
+//     every unit of its record with FREE(its lap), the header last, and then
+//     stores head (store-release). So every header position of the next lap
+//     reads "unwritten" before any producer can claim it, a producer that
+//     read a stale tail finds FREE of this lap (not unwritten) and cannot
+//     claim a consumed position (no ABA for 2^32 laps), and a successor of a
+//     consumer killed while wiping finishes the wipe: it skips units that
+//     read FREE of their lap and wipes a CONSUMED record again.
+//   - Shutdown stores the shut-down word; a producer loads it after its
+//     claim and turns the claim into PADDING if it is set, and the consumer
+//     loads it before it looks at an unwritten header a second time: a push
+//     either claimed before Shutdown and is delivered, or fails (the two
+//     loads and the stores are sequentially consistent: CAS, and
+//     atomic.Store of the word).
+//   - Epochs (u32 per process record at offEpochs) move on whenever a lane
+//     record gets a new owner, so a claim left by any earlier owner of the
+//     record is recognised even when the record is now held by a live one.
+
+import (
+	"io"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/shmring/shmring/internal/faultinject"
+)
+
+const (
+	bMessage  = 1
+	bPadding  = 2
+	bConsumed = 3
+	bFree     = 4
+	bClaimed  = 1 << 31
+
+	bHeader   = 8 // bytes of a record header
+	offEpochs = 10 * lineStride
+	minBytes  = 64 // smallest data area
+)
+
+func bWord(state, length uint32) uint64 { return uint64(state)<<32 | uint64(length) }
+func bState(h uint64) uint32            { return uint32(h >> 32) }
+func bLen(h uint64) uint32              { return uint32(h) }
+
+// recUnits is the number of units a message of n bytes takes.
+func recUnits(n int) uint64 { return uint64(bHeader+n+7) / 8 }
+
+// bytesConfigProblem says what is wrong with a byte ring's configuration:
+// the field, its value and the problem, or "" if nothing.
+func bytesConfigProblem(cfg Config) (field string, v uint64, problem string) {
+	c, s := cfg.Capacity, cfg.SlotSize
+	switch {
+	case c < minBytes:
+		return "capacity", uint64(c), "is below 64 bytes, the smallest data area of a byte ring"
+	case c > maxCapacity:
+		return "capacity", uint64(c), "is above 1 GiB, the largest data area of a byte ring"
+	case c&(c-1) != 0:
+		return "capacity", uint64(c), "is not a power of two"
+	case s < 1:
+		return "slot size", uint64(s), "is below 1"
+	case s > c/4:
+		return "slot size", uint64(s), "is above a quarter of the data area, the largest message of a byte ring"
+	}
+	return "", 0, ""
+}
+
+func (l *layout) bHdr(u uint64) *uint64 {
+	return (*uint64)(unsafe.Add(l.data, uintptr(u&l.mask)*8))
+}
+
+// bPayload is the payload of the record at u, n bytes; the record must be
+// validated not to cross the end of the area.
+func (l *layout) bPayload(u uint64, n int) []byte {
+	return unsafe.Slice((*byte)(unsafe.Add(l.data, uintptr(u&l.mask)*8+bHeader)), n)
+}
+
+func (l *layout) lap(u uint64) uint32 { return uint32(u >> l.lapShift) }
+
+// unwritten reports whether h, read at position u, says that no record
+// has been claimed there in u's lap.
+func (l *layout) unwritten(u, h uint64) bool {
+	lap := l.lap(u)
+	return h == bWord(bFree, lap-1) || h == 0 && lap == 0
+}
+
+// wipe overwrites the units [from, to) with FREE of their lap, the first
+// one last: see the MPSCBytes invariants.
+func (l *layout) wipe(from, to uint64) {
+	for u := from + 1; u < to; u++ {
+		storeRelease64(l.bHdr(u), bWord(bFree, l.lap(u)))
+	}
+	storeRelease64(l.bHdr(from), bWord(bFree, l.lap(from)))
+}
+
+func (r *Ring) epochWord(lane int) *uint32 {
+	return r.u32(offEpochs + uintptr(lane&(numRecords-1))*4)
+}
+
+// bRoom returns where a record of n bytes goes for a writer at pos, and how
+// many units it takes from pos: a record that would cross the end of the
+// area starts at the next lap, after padding.
+func (r *Ring) bRoom(pos uint64, n int) (at, need uint64) {
+	rec := recUnits(n)
+	off := pos & r.mask
+	if off+rec > r.capacity {
+		return pos + (r.capacity - off), r.capacity - off + rec
+	}
+	return pos, rec
+}
+
+// --- SPSCBytes producer ---
+
+// sbReserve makes room for a message of n bytes at the producer's position
+// and returns where its record goes. It writes the padding before it, if
+// any; nothing is visible before sbPublish.
+func (r *Ring) sbReserve(n int) (at uint64, err error) {
+	p := &r.p
+	if !p.held {
+		if err := r.claimProducer(); err != nil {
+			return 0, err
+		}
+	}
+	if p.reserved {
+		return 0, ErrReserved
+	}
+	if n > r.slotSize {
+		return 0, r.tooLarge(n)
+	}
+	if atomic.LoadUint32(r.closedWord()) != 0 {
+		return 0, ErrClosed
+	}
+	at, need := r.bRoom(p.pos, n)
+	if p.pos+need-p.head > r.capacity {
+		head := atomic.LoadUint64(r.head()) // load-acquire: pairs with the consumer's store after its copy out
+		if d := p.pos - head; int64(d) < 0 || d > r.capacity {
+			return 0, wrap(ErrCorrupt, "head %d is not within the %d units below the producer's position %d", head, r.capacity, p.pos)
+		}
+		p.head = head
+		if p.pos+need-head > r.capacity {
+			return 0, ErrFull
+		}
+	}
+	if at != p.pos {
+		*r.bHdr(p.pos) = bWord(bPadding, uint32((at-p.pos)*8))
+	}
+	return at, nil
+}
+
+// sbPublish commits the n-byte message whose record is at at.
+func (r *Ring) sbPublish(at uint64, n int) {
+	faultinject.At(faultinject.AfterCopy)
+	*r.bHdr(at) = bWord(bMessage, uint32(n))
+	faultinject.At(faultinject.BeforePublish)
+	r.spscPublish(at + recUnits(n))
+}
+
+func (r *Ring) sbPush(msg []byte) error {
+	at, err := r.sbReserve(len(msg))
+	if err != nil {
+		return err
+	}
+	r.writeBytes(at, msg)
+	r.sbPublish(at, len(msg))
+	return nil
+}
+
+// writeBytes copies msg into the payload of the record at at.
+func (r *Ring) writeBytes(at uint64, msg []byte) {
+	dst := unsafe.Add(r.data, uintptr(at&r.mask)*8+bHeader)
+	if len(msg) <= smallPayload {
+		moveSmall(dst, unsafe.Pointer(unsafe.SliceData(msg)), len(msg))
+		return
+	}
+	copy(unsafe.Slice((*byte)(dst), len(msg)), msg)
+}
+
+func (r *Ring) sbPushBatch(msgs [][]byte) (int, error) {
+	p := &r.p
+	start := p.pos
+	n := 0
+	var err error
+	for _, msg := range msgs {
+		var at uint64
+		if at, err = r.sbReserve(len(msg)); err != nil {
+			break
+		}
+		r.writeBytes(at, msg)
+		faultinject.At(faultinject.AfterCopy)
+		*r.bHdr(at) = bWord(bMessage, uint32(len(msg)))
+		faultinject.At(faultinject.BeforePublish)
+		p.pos = at + recUnits(len(msg))
+		n++
+	}
+	if p.pos != start {
+		r.spscPublish(p.pos)
+	}
+	return n, err
+}
+
+// bTryPushEntry and bTryPopEntry are TryPush and TryPop on a byte ring,
+// announced for Close.
+func (r *Ring) bTryPushEntry(msg []byte) error {
+	if err := r.enterPush(); err != nil {
+		return err
+	}
+	err := r.bTryPush(msg)
+	r.exitPush()
+	return err
+}
+
+func (r *Ring) bTryPush(msg []byte) error {
+	if r.cfg.Kind == SPSCBytes {
+		return r.sbPush(msg)
+	}
+	return r.mbPush(msg)
+}
+
+func (r *Ring) bTryPushBatch(msgs [][]byte) (int, error) {
+	if r.cfg.Kind == SPSCBytes {
+		if !r.p.held {
+			if err := r.claimProducer(); err != nil {
+				return 0, err
+			}
+		}
+		return r.sbPushBatch(msgs)
+	}
+	return r.mbPushBatch(msgs)
+}
+
+func (r *Ring) bTryPopEntry(buf []byte, exact bool) (int, error) {
+	if err := r.enterPop(); err != nil {
+		return 0, err
+	}
+	n, err := r.bPop(buf, exact)
+	r.exitPop()
+	return n, err
+}
+
+// --- consumers ---
+
+// bNext finds the next message for the consumer, skipping padding, and
+// returns its position and length. It returns ErrEmpty, io.EOF after
+// Shutdown, or ErrCorrupt.
+func (r *Ring) bNext() (at uint64, n int, err error) {
+	c := &r.c
+	if !c.held {
+		if err := r.claimConsumer(); err != nil {
+			return 0, 0, err
+		}
+		if r.cfg.Kind == MPSCBytes {
+			r.mbFinishWipe()
+		}
+	}
+	if r.cfg.Kind == MPSCBytes {
+		return r.mbNext()
+	}
+	for {
+		if err := r.spscAvailable(); err != nil {
+			return 0, 0, err
+		}
+		u := c.pos
+		h := *r.bHdr(u) // below tail: ordered by its load-acquire
+		off := u & r.mask
+		switch bState(h) {
+		case bMessage:
+			n := int(bLen(h))
+			if rec := recUnits(n); n > r.slotSize || off+rec > r.capacity || c.tail-u < rec {
+				return 0, 0, r.badRecord(u, h)
+			}
+			return u, n, nil
+		case bPadding:
+			l := uint64(bLen(h))
+			if l%8 != 0 || off+l/8 != r.capacity || c.tail-u < l/8 {
+				return 0, 0, r.badRecord(u, h)
+			}
+			r.spscFree(u + l/8)
+		default:
+			return 0, 0, r.badRecord(u, h)
+		}
+	}
+}
+
+func (r *Ring) badRecord(u, h uint64) error {
+	return wrap(ErrCorrupt, "record at position %d (byte %d of the data area) has header %#x (state %d, length %d), impossible there",
+		u, (u&r.mask)*8, h, bState(h), bLen(h))
+}
+
+// maxClaim is the most units one claim can take: padding to the end and
+// the largest record.
+func (r *Ring) maxClaim() uint64 { return 2 * recUnits(r.slotSize) }
+
+// mbNext is bNext on an MPSCBytes ring.
+func (r *Ring) mbNext() (at uint64, n int, err error) {
+	c := &r.c
+	for tries := 0; tries < spinLimit; tries++ {
+		u := c.pos
+		h := atomic.LoadUint64(r.bHdr(u)) // load-acquire: pairs with the commit
+		off := u & r.mask
+		switch s := bState(h); {
+		case r.unwritten(u, h):
+			if atomic.LoadUint32(r.closedWord()) == 0 {
+				return 0, 0, ErrEmpty
+			}
+			if r.unwritten(u, atomic.LoadUint64(r.bHdr(u))) {
+				return 0, 0, io.EOF // every claim before Shutdown is in the chain before u
+			}
+		case s == bMessage:
+			n := int(bLen(h))
+			if rec := recUnits(n); n > r.slotSize || off+rec > r.capacity {
+				return 0, 0, r.badRecord(u, h)
+			}
+			return u, n, nil
+		case s == bPadding:
+			l := uint64(bLen(h))
+			if l%8 != 0 || l == 0 || l/8 > r.maxClaim() {
+				return 0, 0, r.badRecord(u, h)
+			}
+			r.wipe(u, u+l/8)
+			r.mbFree(u + l/8)
+		case s&bClaimed != 0:
+			if l := uint64(bLen(h)); l%8 != 0 || l == 0 || l/8 > r.maxClaim() {
+				return 0, 0, r.badRecord(u, h)
+			}
+			if !r.mbRecover(u, h) {
+				return 0, 0, ErrEmpty // being written
+			}
+		default:
+			return 0, 0, r.badRecord(u, h)
+		}
+	}
+	return 0, 0, r.stuckIndex("head", c.pos)
+}
+
+// mbFree stores head = pos after the consumer's wipe and wakes producers.
+func (r *Ring) mbFree(pos uint64) {
+	r.c.pos = pos
+	storeRelease64(r.head(), pos)
+	r.wakeProducers()
+}
+
+// mbConsumed wipes the delivered message at at (see the invariants) and
+// moves the consumer past it; head is stored by the caller.
+func (r *Ring) mbConsumed(at uint64, n int) uint64 {
+	storeRelease64(r.bHdr(at), bWord(bConsumed, uint32(n)))
+	end := at + recUnits(n)
+	r.wipe(at, end)
+	r.c.pos = end
+	return end
+}
+
+// mbFinishWipe completes what a consumer killed while wiping left: units
+// that already read FREE of their lap, and a record marked CONSUMED.
+func (r *Ring) mbFinishWipe() {
+	c := &r.c
+	start := c.pos
+	for i := uint64(0); i < r.capacity; i++ {
+		u := c.pos
+		h := atomic.LoadUint64(r.bHdr(u))
+		if h == bWord(bFree, r.lap(u)) {
+			c.pos++
+			continue
+		}
+		if bState(h) == bConsumed && int(bLen(h)) <= r.slotSize && u&r.mask+recUnits(int(bLen(h))) <= r.capacity {
+			r.mbConsumed(u, int(bLen(h)))
+			continue
+		}
+		break
+	}
+	if c.pos != start {
+		r.mbFree(c.pos)
+	}
+}
+
+// mbRecover is called on a claim in the consumer's way: after it has been
+// there longer than Options.Grace, and its claimer is proved gone (its
+// process dead, its record free, or its record's epoch moved on), it
+// becomes padding. A live claimer is never overridden.
+func (r *Ring) mbRecover(u, h uint64) bool {
+	if !r.stuckFor(h) {
+		return false
+	}
+	c := &r.m.stuck
+	now := uint64(monotime())
+	at := atomic.LoadUint64(&c.since)
+	if at == 0 {
+		storeRelease64(&c.since, now)
+		return false
+	}
+	if now-at < uint64(r.opts.Grace) {
+		return false
+	}
+	lane := int(bState(h) & idxLane)
+	epoch := bState(h) >> 6 & 0xffffff
+	gone := atomic.LoadUint32(r.epochWord(lane))&0xffffff != epoch
+	if !gone {
+		owned, alive := r.recordOwnerAlive(lane)
+		gone = !owned || !alive
+	}
+	if !gone {
+		storeRelease64(&c.since, now) // slow, not dead: look again after another grace period
+		return false
+	}
+	if atomic.CompareAndSwapUint64(r.bHdr(u), h, bWord(bPadding, bLen(h))) {
+		r.m.recovered.Add(1)
+	}
+	return true
+}
+
+// bPop copies the next message into buf.
+func (r *Ring) bPop(buf []byte, exact bool) (int, error) {
+	at, n, err := r.bNext()
+	if err != nil {
+		return 0, err
+	}
+	if n > len(buf) || exact && n != len(buf) {
+		return n, r.sizeMismatch(n, len(buf), exact)
+	}
+	src := unsafe.Add(r.data, uintptr(at&r.mask)*8+bHeader)
+	if n <= smallPayload {
+		moveSmall(unsafe.Pointer(unsafe.SliceData(buf)), src, n)
+	} else {
+		copy(buf, unsafe.Slice((*byte)(src), n))
+	}
+	faultinject.At(faultinject.AfterConsume)
+	if r.cfg.Kind == MPSCBytes {
+		r.mbFree(r.mbConsumed(at, n))
+	} else {
+		r.spscFree(at + recUnits(n))
+	}
+	return n, nil
+}
+
+// bTryConsume hands fn up to max messages as views into the data area and
+// frees those it accepted with one store of head; a message fn refuses
+// stays first in line.
+func (r *Ring) bTryConsume(max int, fn func(msg []byte) error) (int, error) {
+	c := &r.c
+	done := 0
+	var err error
+	freeTo := func() {
+		if r.cfg.Kind == MPSCBytes {
+			r.mbFree(c.pos)
+		} else {
+			r.spscFree(c.pos)
+		}
+	}
+	start := c.pos
+	defer func() {
+		if c.inFn != 0 { // fn panicked: what it accepted before is consumed
+			storeRelease32(&c.inFn, 0)
+			if c.pos != start {
+				freeTo()
+			}
+		}
+	}()
+	for done < max {
+		at, n, nerr := r.bNext()
+		if nerr != nil {
+			if done == 0 {
+				err = nerr
+			} else if nerr != ErrEmpty && nerr != io.EOF {
+				err = nerr
+			}
+			break
+		}
+		if done == 0 {
+			start = c.pos // padding skipped by bNext is freed already
+		}
+		storeRelease32(&c.inFn, 1)
+		ferr := fn(r.bPayload(at, n))
+		storeRelease32(&c.inFn, 0)
+		if ferr != nil {
+			err = ferr
+			break
+		}
+		done++
+		if r.cfg.Kind == MPSCBytes {
+			r.mbConsumed(at, n)
+		} else {
+			c.pos = at + recUnits(n)
+			if c.pos == c.tail {
+				// The batch reaches the tail we know: free it before the
+				// next look, so a producer waiting for room gets it now.
+				r.spscFree(c.pos)
+				start = c.pos
+			}
+		}
+		if atomic.LoadUint32(&r.life)&lifeClosing != 0 {
+			break
+		}
+	}
+	if c.pos != start {
+		faultinject.At(faultinject.AfterConsume)
+		freeTo()
+	}
+	return done, err
+}
+
+// --- MPSCBytes producers ---
+
+// mbLane returns this handle's lane and the epoch of its record.
+func (r *Ring) mbLane() (uint64, uint32, error) {
+	lane, err := r.lane()
+	if err != nil {
+		return 0, 0, err
+	}
+	r.markRole(lane, roleProduces)
+	return lane, r.m.epoch.Load(), nil
+}
+
+// mbClaim claims room for a message of n bytes and returns where its record
+// goes (at), where the claim starts and how many units it takes.
+func (r *Ring) mbClaim(n int) (at, start, need uint64, err error) {
+	lane, epoch, err := r.mbLane()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if n > r.slotSize {
+		return 0, 0, 0, r.tooLarge(n)
+	}
+	for tries := 0; tries < spinLimit; tries++ {
+		if atomic.LoadUint32(r.closedWord()) != 0 {
+			return 0, 0, 0, ErrClosed
+		}
+		t := atomic.LoadUint64(r.tail())
+		// Where tail is a whole area above head, its header is head's
+		// record: look at it only below that.
+		head := r.m.bHead.Load()
+		if d := t - head; int64(d) < 0 || d >= r.capacity {
+			head = atomic.LoadUint64(r.head()) // load-acquire: pairs with the consumer's store after its wipe
+			r.m.bHead.Store(head)
+			switch d := t - head; {
+			case int64(d) < 0:
+				continue // tail is stale
+			case d > r.capacity:
+				return 0, 0, 0, wrap(ErrCorrupt, "tail %d is more than the %d units of the data area above head %d", t, r.capacity, head)
+			case d == r.capacity:
+				if atomic.LoadUint64(r.tail()) != t {
+					continue
+				}
+				return 0, 0, 0, ErrFull
+			}
+		}
+		h := atomic.LoadUint64(r.bHdr(t)) // load-acquire: pairs with the commit, and the wipe before head
+		if r.unwritten(t, h) {
+			at, need := r.bRoom(t, n)
+			if t-head+need > r.capacity {
+				head = atomic.LoadUint64(r.head())
+				r.m.bHead.Store(head)
+				if int64(t-head) < 0 {
+					continue
+				}
+				if t-head+need > r.capacity {
+					if atomic.LoadUint64(r.tail()) != t {
+						continue
+					}
+					return 0, 0, 0, ErrFull
+				}
+			}
+			claim := bWord(bClaimed|epoch<<6|uint32(lane), uint32(need*8))
+			if !atomic.CompareAndSwapUint64(r.bHdr(t), h, claim) {
+				continue
+			}
+			faultinject.At(faultinject.AfterClaimCAS)
+			atomic.CompareAndSwapUint64(r.tail(), t, t+need)
+			faultinject.At(faultinject.AfterClaim)
+			if atomic.LoadUint32(r.closedWord()) != 0 {
+				storeRelease64(r.bHdr(t), bWord(bPadding, uint32(need*8)))
+				r.wakeConsumers()
+				return 0, 0, 0, ErrClosed
+			}
+			return at, t, need, nil
+		}
+		// A record is there: move tail past it (or, if the consumer has
+		// consumed it already, up to head) and look again.
+		next := t
+		switch s := bState(h); {
+		case s == bMessage || s == bConsumed:
+			if int(bLen(h)) <= r.slotSize {
+				next = t + recUnits(int(bLen(h)))
+			}
+		case s == bPadding || s&bClaimed != 0:
+			if l := uint64(bLen(h)); l%8 == 0 && l != 0 && l/8 <= r.maxClaim() {
+				next = t + l/8
+			}
+		case h == bWord(bFree, r.lap(t)):
+			if hd := atomic.LoadUint64(r.head()); hd-t <= r.capacity {
+				next = hd
+			}
+		}
+		if next != t {
+			atomic.CompareAndSwapUint64(r.tail(), t, next)
+		} else if atomic.LoadUint64(r.tail()) == t && atomic.LoadUint64(r.bHdr(t)) == h {
+			return 0, 0, 0, r.badRecord(t, h)
+		}
+	}
+	return 0, 0, 0, r.stuckIndex("tail", atomic.LoadUint64(r.tail()))
+}
+
+// mbCommit publishes the n-byte message at at, in the claim [start,
+// start+need).
+func (r *Ring) mbCommit(at, start, need uint64, n int) {
+	faultinject.At(faultinject.AfterCopy)
+	end := start + need
+	if rest := end - (at + recUnits(n)); rest > 0 {
+		storeRelease64(r.bHdr(at+recUnits(n)), bWord(bPadding, uint32(rest*8)))
+	}
+	faultinject.At(faultinject.BeforePublish)
+	storeRelease64(r.bHdr(at), bWord(bMessage, uint32(n))) // publishes the message
+	if at != start {
+		storeRelease64(r.bHdr(start), bWord(bPadding, uint32((at-start)*8)))
+	}
+	r.wakeConsumers()
+}
+
+// mbAbort gives a claim back as padding.
+func (r *Ring) mbAbort(start, need uint64) {
+	storeRelease64(r.bHdr(start), bWord(bPadding, uint32(need*8)))
+	r.wakeConsumers()
+}
+
+func (r *Ring) mbPush(msg []byte) error {
+	at, start, need, err := r.mbClaim(len(msg))
+	if err != nil {
+		return err
+	}
+	r.writeBytes(at, msg)
+	r.mbCommit(at, start, need, len(msg))
+	return nil
+}
+
+func (r *Ring) mbPushBatch(msgs [][]byte) (int, error) {
+	for i, msg := range msgs {
+		if err := r.mbPush(msg); err != nil {
+			return i, err
+		}
+	}
+	return len(msgs), nil
+}
+
+// bQueued counts the messages between head and tail by walking their
+// headers: a snapshot, which stops at the first header it cannot read.
+func (r *Ring) bQueued() int {
+	head := atomic.LoadUint64(r.head())
+	tail := atomic.LoadUint64(r.tail())
+	n := 0
+	for u := head; u-head < r.capacity; {
+		if r.cfg.Kind == SPSCBytes && u == tail {
+			break
+		}
+		h := atomic.LoadUint64(r.bHdr(u))
+		switch s := bState(h); {
+		case s == bMessage || s&bClaimed != 0 && r.cfg.Kind == MPSCBytes:
+			n++
+			if s == bMessage {
+				u += recUnits(int(bLen(h)))
+			} else {
+				u += uint64(bLen(h)) / 8
+			}
+		case s == bPadding && bLen(h) >= 8:
+			u += uint64(bLen(h)) / 8
+		default:
+			return n
+		}
+	}
+	return n
+}
