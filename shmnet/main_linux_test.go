@@ -82,10 +82,12 @@ func failf(format string, v ...any) int {
 // testContext ends a little before the test binary's deadline, so that a
 // hung child fails its test with its transcript instead of the binary
 // panicking.
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
-	if dl, ok := t.Deadline(); ok {
-		ctx, cancel = context.WithDeadline(context.Background(), dl.Add(-10*time.Second))
+	if td, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if dl, ok := td.Deadline(); ok {
+			ctx, cancel = context.WithDeadline(context.Background(), dl.Add(-10*time.Second))
+		}
 	}
 	t.Cleanup(cancel)
 	return ctx
@@ -93,7 +95,7 @@ func testContext(t *testing.T) context.Context {
 
 // child is a helper process.
 type child struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	name string
 	cmd  *exec.Cmd
@@ -110,7 +112,7 @@ type child struct {
 
 // startChild starts helper name with args ("key=value"). The child is
 // killed when the test ends or this process dies.
-func startChild(t *testing.T, ctx context.Context, name string, args ...string) *child {
+func startChild(t testing.TB, ctx context.Context, name string, args ...string) *child {
 	t.Helper()
 	if _, ok := helpers[name]; !ok {
 		t.Fatalf("no helper %q", name)
