@@ -360,7 +360,11 @@ func TestHTTPClientKilled(t *testing.T) {
 	steady.wait()
 	quiet(srv)
 	after := get(t, path, "/fds")
-	assert.Equal(t, base, after, "the server's descriptors and ring mappings after its clients died")
+	assert.Equal(t, base["maps"], after["maps"], "the server's ring mappings after its clients died")
+	// A leak would be three descriptors per dead client (its socket and two
+	// memfds); the ring's liveness checks hold a pidfd for a moment, which
+	// a count may catch.
+	assert.InDelta(t, base["fds"], after["fds"], 2, "the server's descriptors after its clients died")
 	tally := get(t, path, "/tally")
 	assert.Equal(t, 301, tally["total"])
 	t.Logf("server resources before: %v, after 6 clients killed mid-request: %v", base, after)
