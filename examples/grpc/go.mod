@@ -1,0 +1,18 @@
+module github.com/shmring/shmring/examples/grpc
+
+go 1.26.0
+
+require (
+	github.com/shmring/shmring v0.0.0
+	golang.org/x/net v0.62.0
+	google.golang.org/grpc v1.85.0
+	google.golang.org/protobuf v1.36.12
+)
+
+require (
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
+)
+
+replace github.com/shmring/shmring => ../..
