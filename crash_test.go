@@ -36,11 +36,13 @@ package shmring_test
 // seed is in the test's log.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -112,6 +114,7 @@ const (
 	lgRanges    = 3
 	lgProducers = 4
 	lgConsumers = 5
+	lgVarMax    = 6  // 0: messages of crashMsgLen; else the largest of log-uniform lengths (varMsgLen)
 	lgHeader    = 16 // words: the header has its own two cache lines
 	lgRecord    = 8  // words per producer or consumer record: one cache line
 )
@@ -162,7 +165,66 @@ func inheritLedger() (*ledger, error) {
 		return nil, fmt.Errorf("ledger of %d words does not hold its header's sections", len(w))
 	}
 	l.layout()
+	crashVarMax = int(w[lgVarMax])
 	return l, nil
+}
+
+// varSizes makes the children of this ledger send messages of log-uniform
+// lengths from 8 bytes to max (see varMsgLen).
+func (l *ledger) varSizes(max int) { l.w[lgVarMax] = uint64(max) }
+
+// crashVarMax is the ledger's lgVarMax, in a child.
+var crashVarMax int
+
+// crashBufSize is the size of a buffer for any message of the ledger.
+func crashBufSize() int { return max(msgMax, crashVarMax) }
+
+// varMsgLen is the length of message number g when the ledger asks for
+// log-uniform lengths: from 8 bytes (the number itself) to crashVarMax.
+func varMsgLen(g uint64) int {
+	u := float64(mix(0x7a, g, 0)>>11) / (1 << 53)
+	return min(crashVarMax, int(8*math.Pow(float64(crashVarMax)/8, u)))
+}
+
+// A message of log-uniform length: its number g in the first 8 bytes, then
+// bytes derived from g; its producer and sequence number come from the
+// ledger.
+func fillVarMsg(buf []byte, g uint64) []byte {
+	m := buf[:varMsgLen(g)]
+	le.PutUint64(m, g)
+	i := 8
+	for ; i+8 <= len(m); i += 8 {
+		le.PutUint64(m[i:], mix(0x7b, g, i))
+	}
+	for w := mix(0x7b, g, i); i < len(m); i, w = i+1, w>>8 {
+		m[i] = byte(w)
+	}
+	return m
+}
+
+func checkVarMsg(m []byte, l *ledger) (id int, seq, g uint64, err error) {
+	if len(m) < 8 {
+		return 0, 0, 0, fmt.Errorf("message of %d bytes, shorter than its number", len(m))
+	}
+	g = le.Uint64(m)
+	id, seq, ok := l.owner(g)
+	if !ok {
+		return 0, 0, g, fmt.Errorf("message of %d bytes carries number %d, which the ledger gave nobody", len(m), g)
+	}
+	if want := varMsgLen(g); len(m) != want {
+		return id, seq, g, fmt.Errorf("message %d of producer %d (number %d): %d bytes arrived, should be %d", seq, id, g, len(m), want)
+	}
+	var want [8]byte
+	for i := 8; i < len(m); i += 8 {
+		le.PutUint64(want[:], mix(0x7b, g, i))
+		if k := min(8, len(m)-i); !bytes.Equal(m[i:i+k], want[:k]) {
+			return id, seq, g, fmt.Errorf("message %d of producer %d (number %d, %d bytes): bytes %d-%d are %x, should be %x", seq, id, g, len(m), i, i+k-1, m[i:i+k], want[:k])
+		}
+	}
+	if id >= l.producers {
+		return id, seq, g, fmt.Errorf("message %d from producer %d: the ledger has %d producer records", seq, id, l.producers)
+	}
+	return id, seq, g, nil
 }
 
 func (l *ledger) stopped() bool { return atomic.LoadUint64(&l.w[lgStop]) != 0 }
@@ -231,6 +293,9 @@ const crashHeader = 24
 func crashMsgLen(seq uint64) int { return crashHeader + 8*int(seq%6) } // at most 64: fits msgMax
 
 func fillCrashMsg(buf []byte, id int, seq, g uint64) []byte {
+	if crashVarMax > 0 {
+		return fillVarMsg(buf, g)
+	}
 	m := buf[:crashMsgLen(seq)]
 	le.PutUint32(m[0:], uint32(id))
 	le.PutUint32(m[4:], uint32(len(m)))
@@ -245,6 +310,9 @@ func fillCrashMsg(buf []byte, id int, seq, g uint64) []byte {
 // checkCrashMsg verifies every byte of m and that the ledger numbered it
 // for its producer and sequence number.
 func checkCrashMsg(m []byte, l *ledger) (id int, seq, g uint64, err error) {
+	if crashVarMax > 0 {
+		return checkVarMsg(m, l)
+	}
 	if len(m) < crashHeader {
 		return 0, 0, 0, fmt.Errorf("message of %d bytes, shorter than its header", len(m))
 	}
@@ -349,6 +417,7 @@ func endedBy(a args, err error) (string, bool) {
 //	hold=1           after the last message, report and block until killed
 //	shutdown=1       shut the ring down after the last message
 //	ends=peer-dead   a push that fails with ErrPeerDead ends the run
+//	reserve=1        write each message in place (pushInPlace)
 //
 // After every push that returns nil, and after every PushBatch, it stores
 // in its ledger record how many messages it has pushed. Reports pushed=N
@@ -380,6 +449,10 @@ func helperCrashProducer(a args) int {
 		handles = append(handles, h)
 	}
 	goroutines := max(a.int("goroutines", 1), 1)
+	reserve := a.bool("reserve")
+	if reserve && batch > 1 {
+		return usagef("reserve=1 writes one message at a time: no batch=%d", batch)
+	}
 	if id+goroutines > lg.producers {
 		return usagef("id=%d goroutines=%d: the ledger has %d producer records", id, goroutines, lg.producers)
 	}
@@ -390,7 +463,7 @@ func helperCrashProducer(a args) int {
 		acked := lg.acked(pid)
 		bufs := make([][]byte, batch)
 		for i := range bufs {
-			bufs[i] = make([]byte, msgMax)
+			bufs[i] = make([]byte, crashBufSize())
 		}
 		msgs := make([][]byte, 0, batch)
 		ctx := context.Background() // the parent kills us if we hang
@@ -417,7 +490,11 @@ func helperCrashProducer(a args) int {
 			}
 			h := handles[turn%len(handles)]
 			var k int
-			if batch == 1 {
+			if reserve {
+				if end = pushInPlace(ctx, h, msgs[0], seq+g); end == nil {
+					k = 1
+				}
+			} else if batch == 1 {
 				if end = h.Push(ctx, msgs[0]); end == nil {
 					k = 1
 				}
@@ -535,7 +612,7 @@ func helperCrashConsumer(a args) int {
 		atomic.StoreUint64(rec, count)
 	}
 	ctx := context.Background()
-	buf := make([]byte, msgMax)
+	buf := make([]byte, crashBufSize())
 	var end error
 	for bad == nil && end == nil {
 		switch {
@@ -576,6 +653,34 @@ func helperCrashConsumer(a args) int {
 }
 
 var errStop = errors.New("stop")
+
+// pushInPlace pushes msg with Reserve and Commit: it reserves more than
+// the message when it can and commits it shorter, and every fourth time
+// (by salt) first reserves, scribbles and aborts, which must leave nothing.
+func pushInPlace(ctx context.Context, r *ring.Ring, msg []byte, salt uint64) error {
+	if salt%4 == 0 {
+		view, err := r.Reserve(ctx, len(msg))
+		if err != nil {
+			return err
+		}
+		for i := range view {
+			view[i] = 0xee
+		}
+		if err := r.Abort(); err != nil {
+			return err
+		}
+	}
+	n := len(msg)
+	if salt%3 == 0 {
+		n = min(r.Config().SlotSize, 2*n) // room for more than it writes
+	}
+	view, err := r.Reserve(ctx, n)
+	if err != nil {
+		return err
+	}
+	copy(view, msg)
+	return r.Commit(len(msg))
+}
 
 // ---- Parent side ----
 
@@ -770,6 +875,7 @@ type crashCase struct {
 	point    faultinject.Point
 	producer bool // the victims are producers (else consumers)
 	batch    int  // the victims push (PushBatch) or take (PopFunc) this many at a time
+	reserve  bool // the producers write in place (Reserve/Commit)
 }
 
 func (c crashCase) String() string {
@@ -780,6 +886,9 @@ func (c crashCase) String() string {
 	mode := "single"
 	if c.batch > 1 {
 		mode = fmt.Sprintf("batch%d", c.batch)
+	}
+	if c.reserve {
+		mode = "reserve"
 	}
 	return side + "/" + c.point.String() + "/" + mode
 }
@@ -801,10 +910,10 @@ func TestCrashMPMCAtEveryPoint(t *testing.T) {
 	var cases []crashCase
 	for _, batch := range []int{1, 8} {
 		for _, p := range []faultinject.Point{faultinject.AfterClaimCAS, faultinject.AfterClaim, faultinject.AfterCopy, faultinject.BeforePublish} {
-			cases = append(cases, crashCase{p, true, batch})
+			cases = append(cases, crashCase{point: p, producer: true, batch: batch})
 		}
 		for _, p := range []faultinject.Point{faultinject.AfterReadCAS, faultinject.AfterRead, faultinject.AfterConsume} {
-			cases = append(cases, crashCase{p, false, batch})
+			cases = append(cases, crashCase{point: p, batch: batch})
 		}
 	}
 	for _, tc := range cases {
@@ -926,6 +1035,13 @@ func crashMPMC(t *testing.T, tc crashCase, per int) {
 	t.Logf("slots at the end: %+v", st)
 }
 
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // pidOf returns the id= argument a producer was started with.
 func pidOf(c *child) int {
 	for _, s := range c.cmd.Args {
@@ -960,21 +1076,24 @@ func crashCount(n int) int {
 func TestCrashSPSCAtEveryPoint(t *testing.T) {
 	per := crashCount(20_000)
 	cases := []crashCase{
-		{faultinject.AfterCopy, true, 1},
-		{faultinject.BeforePublish, true, 1},
-		{faultinject.BeforePublish, true, 8},
-		{faultinject.AfterConsume, false, 1},
-		{faultinject.AfterConsume, false, 8},
+		{point: faultinject.AfterCopy, producer: true, batch: 1},
+		{point: faultinject.BeforePublish, producer: true, batch: 1},
+		{point: faultinject.BeforePublish, producer: true, batch: 8},
+		{point: faultinject.AfterConsume, producer: false, batch: 1},
+		{point: faultinject.AfterConsume, producer: false, batch: 8},
 	}
 	for _, tc := range cases {
-		t.Run(tc.String(), func(t *testing.T) { crashSPSC(t, tc, per) })
+		t.Run(tc.String(), func(t *testing.T) { crashSPSC(t, tc, per, anonymousRing(t, ring.SPSC, 64), 0) })
 	}
 }
 
-func crashSPSC(t *testing.T, tc crashCase, per int) {
+// crashSPSC runs crash case tc on r, an SPSC or SPSCBytes ring; varMax > 0
+// makes the messages log-uniform up to varMax bytes.
+func crashSPSC(t *testing.T, tc crashCase, per int, r *ring.Ring, varMax int) {
 	start := time.Now()
-	cr := &crashRun{t: t, ctx: testContext(t, testTimeout()), r: anonymousRing(t, ring.SPSC, 64)}
+	cr := &crashRun{t: t, ctx: testContext(t, testTimeout()), r: r}
 	cr.lg = newLedger(t, 1024, 2*(per/1024+2), 4, 4)
+	cr.lg.varSizes(varMax)
 	arm := fmt.Sprintf("%s:%d", tc.point, per/3)
 	if !tc.producer {
 		// A consumer reaches AfterConsume once per PopFunc call, which
@@ -986,9 +1105,9 @@ func crashSPSC(t *testing.T, tc crashCase, per int) {
 	if tc.producer {
 		cons := cr.start("crash-consumer", false, "slot=0", "waitpeer=1")
 		fates[0] = producerFate{killed: true, batch: tc.batch}
-		cr.killedItself(cr.start("crash-producer", true, "id=0", arg("n", per), arg("batch", tc.batch), arg("arm", arm)))
+		cr.killedItself(cr.start("crash-producer", true, "id=0", arg("n", per), arg("batch", tc.batch), arg("arm", arm), arg("reserve", b2i(tc.reserve))))
 		fates[1] = producerFate{batch: tc.batch}
-		rep, end := ended(t, cr.start("crash-producer", false, "id=1", arg("n", per), arg("batch", tc.batch), "shutdown=1"))
+		rep, end := ended(t, cr.start("crash-producer", false, "id=1", arg("n", per), arg("batch", tc.batch), "shutdown=1", arg("reserve", b2i(tc.reserve))))
 		require.Equal(t, "done", end, "the successor takes the dead producer's role")
 		assert.Equal(t, per, rep.int(t, "pushed"))
 		_, end = ended(t, cons)

@@ -386,10 +386,23 @@ func (r *Ring) mbFree(pos uint64) {
 	r.wakeProducers()
 }
 
-// mbConsumed wipes the delivered message at at (see the invariants) and
-// moves the consumer past it; head is stored by the caller.
+// mbConsumed marks the delivered message at at consumed, wipes it (see
+// the invariants) and moves the consumer past it; head is stored by the
+// caller.
 func (r *Ring) mbConsumed(at uint64, n int) uint64 {
+	r.mbMark(at, n)
+	return r.mbWipe(at, n)
+}
+
+// mbMark marks the message at at consumed: from here a successor of this
+// consumer skips it.
+func (r *Ring) mbMark(at uint64, n int) {
 	storeRelease64(r.bHdr(at), bWord(bConsumed, uint32(n)))
+	faultinject.At(faultinject.AfterRead) // marked: a successor finishes the wipe
+}
+
+// mbWipe wipes the marked message at at and moves the consumer past it.
+func (r *Ring) mbWipe(at uint64, n int) uint64 {
 	end := at + recUnits(n)
 	r.wipe(at, end)
 	r.c.pos = end
@@ -493,9 +506,14 @@ func (r *Ring) bTryConsume(max int, fn func(msg []byte) error) (int, error) {
 		}
 	}
 	start := c.pos
+	var cur uint64 // the message fn is looking at
+	var curLen int
 	defer func() {
-		if c.inFn != 0 { // fn panicked: what it accepted before is consumed
+		if c.inFn != 0 { // fn panicked: what it accepted before is consumed, the message it panicked on is not
 			storeRelease32(&c.inFn, 0)
+			if r.cfg.Kind == MPSCBytes {
+				storeRelease64(r.bHdr(cur), bWord(bMessage, uint32(curLen)))
+			}
 			if c.pos != start {
 				freeTo()
 			}
@@ -514,16 +532,25 @@ func (r *Ring) bTryConsume(max int, fn func(msg []byte) error) (int, error) {
 		if done == 0 {
 			start = c.pos // padding skipped by bNext is freed already
 		}
+		cur, curLen = at, n
+		if r.cfg.Kind == MPSCBytes {
+			// Marked before fn sees it, as an MPMC claim is: a consumer
+			// killed inside fn loses this message, never delivers it twice.
+			r.mbMark(at, n)
+		}
 		storeRelease32(&c.inFn, 1)
 		ferr := fn(r.bPayload(at, n))
 		storeRelease32(&c.inFn, 0)
 		if ferr != nil {
+			if r.cfg.Kind == MPSCBytes {
+				storeRelease64(r.bHdr(at), bWord(bMessage, uint32(n))) // refused: first in line again
+			}
 			err = ferr
 			break
 		}
 		done++
 		if r.cfg.Kind == MPSCBytes {
-			r.mbConsumed(at, n)
+			r.mbWipe(at, n)
 		} else {
 			c.pos = at + recUnits(n)
 			if c.pos == c.tail {
@@ -579,7 +606,11 @@ func (r *Ring) mbClaim(n int) (at, start, need uint64, err error) {
 			r.m.bHead.Store(head)
 			switch d := t - head; {
 			case int64(d) < 0:
-				continue // tail is stale
+				// Behind head: its claimer died before moving it, and the
+				// consumer has recovered and consumed the claim since.
+				// Head is the end of what is consumed, a record boundary.
+				atomic.CompareAndSwapUint64(r.tail(), t, head)
+				continue
 			case d > r.capacity:
 				return 0, 0, 0, wrap(ErrCorrupt, "tail %d is more than the %d units of the data area above head %d", t, r.capacity, head)
 			case d == r.capacity:
@@ -692,24 +723,26 @@ func (r *Ring) bQueued() int {
 	head := atomic.LoadUint64(r.head())
 	tail := atomic.LoadUint64(r.tail())
 	n := 0
-	for u := head; u-head < r.capacity; {
+	for u, steps := head, uint64(0); u-head < r.capacity && steps < r.capacity; steps++ {
 		if r.cfg.Kind == SPSCBytes && u == tail {
 			break
 		}
 		h := atomic.LoadUint64(r.bHdr(u))
+		size := uint64(bLen(h)) / 8 // padding and claims: the record's bytes
 		switch s := bState(h); {
-		case s == bMessage || s&bClaimed != 0 && r.cfg.Kind == MPSCBytes:
+		case s == bMessage:
 			n++
-			if s == bMessage {
-				u += recUnits(int(bLen(h)))
-			} else {
-				u += uint64(bLen(h)) / 8
-			}
-		case s == bPadding && bLen(h) >= 8:
-			u += uint64(bLen(h)) / 8
+			size = recUnits(int(bLen(h)))
+		case s&bClaimed != 0 && r.cfg.Kind == MPSCBytes:
+			n++
+		case s == bPadding:
 		default:
 			return n
 		}
+		if size == 0 || bLen(h)%8 != 0 && bState(h) != bMessage {
+			return n // not a record any version writes
+		}
+		u += size
 	}
 	return n
 }

@@ -14,7 +14,7 @@ import (
 // else (or a panic, or a hang) from a ring written by someone else is a bug.
 func knownErr(err error) bool {
 	for _, e := range []error{ErrFull, ErrEmpty, ErrClosed, ErrTooLarge, ErrIncompatible,
-		ErrCorrupt, ErrNotReady, ErrBusy, ErrPeerDead, io.EOF, io.ErrShortBuffer} {
+		ErrCorrupt, ErrNotReady, ErrBusy, ErrPeerDead, ErrReserved, ErrNotReserved, io.EOF, io.ErrShortBuffer} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -49,6 +49,15 @@ func exercise(t *testing.T, r *Ring) {
 	if l := r.Len(); l < 0 || l > r.cfg.Capacity {
 		t.Fatalf("Len %d out of [0, %d]", l, r.cfg.Capacity)
 	}
+	if view, err := r.TryReserve(r.cfg.SlotSize); err == nil {
+		if len(view) != r.cfg.SlotSize {
+			t.Fatalf("reserved %d bytes, got a view of %d", r.cfg.SlotSize, len(view))
+		}
+		clear(view)
+		check("Commit", r.Commit(len(view)/2))
+	} else {
+		check("TryReserve", err)
+	}
 	_ = r.Stats()
 }
 
@@ -67,6 +76,8 @@ func FuzzAttach(f *testing.F) {
 	for _, cfg := range []Config{
 		{Kind: SPSC, Capacity: 4, SlotSize: 8},
 		{Kind: MPMC, Capacity: 8, SlotSize: 3},
+		{Kind: SPSCBytes, Capacity: 64, SlotSize: 16},
+		{Kind: MPSCBytes, Capacity: 128, SlotSize: 20},
 	} {
 		mem := make([]byte, totalSize(cfg))
 		r, err := format(mem, cfg, 1, 2)
@@ -209,4 +220,101 @@ func TestCorruptTag(t *testing.T) {
 	assert.Contains(t, err.Error(), "unknown tag 0x17")
 	_, err = r.TryPop(make([]byte, 16))
 	assert.ErrorIs(t, err, ErrCorrupt)
+}
+
+// FuzzBytesRecords runs a script of operations on a small byte ring of
+// either kind, interleaved with writes of arbitrary words into its record
+// headers, payloads, head and tail, as a buggy or hostile process would.
+// Nothing may panic, index outside the data area or loop forever; a pop
+// never returns more than the largest message; every error is documented.
+func FuzzBytesRecords(f *testing.F) {
+	f.Add(uint8(0), []byte{0, 20, 1, 0, 30, 2, 1, 3, 0, 5, 6})
+	f.Add(uint8(1), []byte{0, 20, 0, 30, 4, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1})
+	f.Add(uint8(1), []byte{5, 12, 7, 0, 9, 1, 4, 0, 0, 0, 2, 0, 0, 0, 0, 0, 8, 1})
+	f.Add(uint8(0), []byte{4, 1, 0x80, 0, 0, 0, 0, 0, 0, 8, 1, 1, 1})
+	f.Add(uint8(1), []byte{4, 2, 0x80, 0, 0, 0x41, 0, 0, 0, 0x10, 1, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, kind uint8, script []byte) {
+		cfg := Config{Kind: SPSCBytes + Kind(kind%2), Capacity: 256, SlotSize: 64}
+		mem := alignedCopy(make([]byte, totalSize(cfg)))
+		r, err := Format(mem, cfg)
+		require.NoError(t, err)
+		defer r.Close()
+		next := func() byte {
+			if len(script) == 0 {
+				return 0
+			}
+			b := script[0]
+			script = script[1:]
+			return b
+		}
+		word := func() uint64 {
+			var v uint64
+			for i := 0; i < 8; i++ {
+				v = v<<8 | uint64(next())
+			}
+			return v
+		}
+		buf := make([]byte, cfg.SlotSize)
+		msg := make([]byte, cfg.SlotSize+1)
+		for steps := 0; len(script) > 0 && steps < 256; steps++ {
+			switch next() % 10 {
+			case 0:
+				err = r.TryPush(msg[:int(next())%(cfg.SlotSize+2)])
+			case 1:
+				var n int
+				n, err = r.TryPop(buf[:int(next())%(cfg.SlotSize+1)])
+				if err == nil && n > cfg.SlotSize {
+					t.Fatalf("popped %d bytes", n)
+				}
+			case 2:
+				_, err = r.TryPopFunc(int(next()%4), func(m []byte) {
+					if len(m) > cfg.SlotSize {
+						t.Fatalf("a view of %d bytes", len(m))
+					}
+				})
+			case 3: // a record header or payload word: any unit of the data area
+				*r.bHdr(uint64(next())) = word()
+			case 4: // a header word as a record would have it: state and length
+				*r.bHdr(uint64(next())) = uint64(next())<<56 | uint64(next())<<32 | uint64(next())
+			case 5: // head, tail, the epochs
+				offs := []uintptr{offTail, offHead, offEpochs, offEpochs + 4, offClosed}
+				*(*uint64)(unsafe.Pointer(&mem[offs[int(next())%len(offs)]])) = word()
+			case 6:
+				var view []byte
+				if view, err = r.TryReserve(int(next()) % (cfg.SlotSize + 1)); err == nil {
+					clear(view)
+					switch next() % 3 {
+					case 0:
+						err = r.Commit(len(view))
+					case 1:
+						err = r.Commit(len(view) / 2)
+					default:
+						err = r.Abort()
+					}
+				}
+			case 7:
+				_, err = r.TryPushBatch([][]byte{msg[:3], msg[:int(next())%cfg.SlotSize]})
+			case 8:
+				st := r.Stats()
+				if l := r.Len(); l < 0 || l > cfg.Capacity/8 {
+					t.Fatalf("Len %d", l)
+				}
+				if st.BytesUsed < 0 || st.BytesUsed > cfg.Capacity {
+					t.Fatalf("BytesUsed %d", st.BytesUsed)
+				}
+			case 9: // another handle attaches, as a successor would
+				h, aerr := Attach(mem)
+				require.NoError(t, aerr)
+				_, err = h.TryPop(buf)
+				if !knownErr(err) {
+					t.Fatalf("successor's pop: unexpected error %v", err)
+				}
+				err = h.TryPush(msg[:5])
+				h.Close()
+			}
+			if !knownErr(err) {
+				t.Fatalf("unexpected error %v", err)
+			}
+		}
+	})
 }

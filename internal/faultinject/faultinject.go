@@ -30,7 +30,8 @@ const (
 	// AfterReadCAS: an MPMC consumer has moved the head past its position
 	// and not yet put its claim on record.
 	AfterReadCAS
-	// AfterRead: a consumer has claimed a message (MPMC: on record), not yet copied it.
+	// AfterRead: a consumer has claimed a message (MPMC: on record), not yet copied it;
+	// MPSCBytes: delivered it and marked it consumed, not yet wiped its record.
 	AfterRead
 	// AfterConsume: a consumer has copied the message out, not yet released the slot.
 	AfterConsume
