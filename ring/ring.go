@@ -201,6 +201,7 @@ type mpmcState struct {
 	_         [56]byte
 	recordedR uint64
 
+	peerChecked atomic.Int64 // monotonic ns of the last look at the SPSC peer's liveness
 	missedWakes atomic.Int64 // wake-ups that found nobody asleep, since the last sweep
 	lastSweep   atomic.Int64 // monotonic ns of the last sweepDead
 }

@@ -33,6 +33,7 @@ package ring
 
 import (
 	"context"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -57,7 +58,6 @@ func (r *Ring) await(ctx context.Context, forRoom bool, try func() bool) error {
 		peer = recConsumer
 	}
 	done := ctx.Done()
-	var lastPeerCheck int64
 	for i := 0; ; i++ {
 		if try() {
 			return nil
@@ -74,16 +74,17 @@ func (r *Ring) await(ctx context.Context, forRoom bool, try func() bool) error {
 		}
 		if i < spinTries {
 			cpuRelax() // and leave the line alone for a moment: the other side may fill more of it
+			if i&255 == 255 {
+				runtime.Gosched() // other goroutines of this process may be what we wait for
+			}
 			continue
 		}
 		if i < spinTries+yieldTries || r.opts.Wait == WaitSpin {
-			osYield()
-			if i&63 == 0 {
-				if now := monotime(); now-lastPeerCheck >= int64(peerEvery) {
-					lastPeerCheck = now
-					if finished, err := r.checkPeer(peer, try); finished || err != nil {
-						return err
-					}
+			runtime.Gosched() // first the goroutines of this process,
+			osYield()         // then the other processes on this CPU
+			if i&63 == 0 && r.peerCheckDue() {
+				if finished, err := r.checkPeer(peer, try); finished || err != nil {
+					return err
 				}
 			}
 			continue
@@ -126,7 +127,7 @@ func (r *Ring) sleep(ctx context.Context, forRoom bool, try func() bool) (done b
 		if l := atomic.LoadUint32(&r.life); err == nil && l != 0 {
 			err = r.lifeError(l) // after loading w: Close bumps the word after setting life
 		}
-		if err == nil {
+		if err == nil && r.peerCheckDue() {
 			var finished bool
 			if finished, err = r.checkPeer(peer, try); finished {
 				a.leave()
@@ -270,6 +271,16 @@ func (r *Ring) missedWake() {
 	}
 	r.m.missedWakes.Store(0)
 	r.sweepDead()
+}
+
+// peerCheckDue reports whether this handle's waiters should ask again
+// whether the SPSC peer lives: at most once per peerEvery, as asking reads
+// /proc or makes a pidfd, a few system calls. A dead peer is then noticed
+// within peerEvery plus a sleep slice.
+func (r *Ring) peerCheckDue() bool {
+	now := monotime()
+	last := r.m.peerChecked.Load()
+	return now-last >= int64(peerEvery) && r.m.peerChecked.CompareAndSwap(last, now)
 }
 
 // checkPeer returns ErrPeerDead when this is an SPSC ring whose peer role
