@@ -60,6 +60,9 @@ type childOptions struct {
 	fd       int    // fd transports: the inherited descriptor
 	capacity int    // chan and memcpy: slots, as the rings have
 	gap      time.Duration
+	mixed    bool // message i is mixedLen(i) bytes (size is then the largest); fd transports frame them
+	reserve  bool // ring producer: write in place with Reserve/Commit
+	zerocopy bool // ring consumer: check messages in the ring (PopFunc), no copy out
 }
 
 func runBenchChild(args []string, stdout, stderr io.Writer) int {
@@ -77,6 +80,9 @@ func runBenchChild(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.fd, "fd", 3, "descriptor")
 	fs.IntVar(&o.capacity, "capacity", 4096, "slots")
 	fs.DurationVar(&o.gap, "gap", 0, "pause between pings")
+	fs.BoolVar(&o.mixed, "mixed", false, "mixed message sizes")
+	fs.BoolVar(&o.reserve, "reserve", false, "write in place")
+	fs.BoolVar(&o.zerocopy, "zerocopy", false, "read in place")
 	if err := fs.Parse(args); err != nil {
 		return statusBadArgs
 	}

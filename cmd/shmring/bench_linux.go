@@ -155,7 +155,19 @@ type rowSpec struct {
 	sizes                []int    // nil: every size
 	gap                  time.Duration
 	ref                  string // key of the C row of the same size it is compared with
+	onlySize             int    // runs only at this size, in a group of its own when -sizes lacks it
+	mixed                bool   // runs only in the mixed-sizes group (mixedSize)
+	ringCap, ringSlot    int    // the ring's Capacity and SlotSize, when not derived from -capacity and the size
 }
+
+// mixedSize stands for the group of mixed message sizes: log-uniform from
+// mixedMin to mixedMax bytes, the same sequence for every transport
+// (mixedLen). It is not a size any row is measured at otherwise.
+const (
+	mixedSize = 1
+	mixedMin  = 16
+	mixedMax  = 64 << 10
+)
 
 const (
 	groupShm   = "shmring"
@@ -172,6 +184,15 @@ func throughputRows(cfg *benchConfig) []*rowSpec {
 		{Key: "spsc-batch", Label: "shmring SPSC PushBatch/PopFunc " + batch, group: groupShm, mode: "ring", kind: ring.SPSC, producers: 1, consumers: 1, args: []string{"-batch", batch}, ref: "c-index-batch"},
 		{Key: "mpmc", Label: "shmring MPMC Push/Pop, 1P 1C", group: groupShm, mode: "ring", kind: ring.MPMC, producers: 1, consumers: 1, ref: "c-vyukov"},
 		{Key: "mpmc-2p2c", Label: "shmring MPMC Push/Pop, 2P 2C", group: groupShm, mode: "ring", kind: ring.MPMC, producers: 2, consumers: 2},
+		{Key: "spsc-bytes", Label: "shmring SPSCBytes Push/Pop", group: groupShm, mode: "ring", kind: ring.SPSCBytes, producers: 1, consumers: 1, ref: "c-index"},
+		{Key: "mpmc-2p1c", Label: "shmring MPMC Push/Pop, 2P 1C", group: groupShm, mode: "ring", kind: ring.MPMC, producers: 2, consumers: 1, sizes: []int{8, 64}},
+		{Key: "mpsc-bytes-2p", Label: "shmring MPSCBytes Push/Pop, 2P 1C", group: groupShm, mode: "ring", kind: ring.MPSCBytes, producers: 2, consumers: 1, sizes: []int{8, 64}},
+		{Key: "spsc-bytes-zc", Label: "shmring SPSCBytes Push (a copy), PopFunc", group: groupShm, mode: "ring", kind: ring.SPSCBytes, producers: 1, consumers: 1, args: []string{"-zerocopy"}, onlySize: 64 << 10},
+		{Key: "spsc-bytes-reserve", Label: "shmring SPSCBytes Reserve/Commit, PopFunc", group: groupShm, mode: "ring", kind: ring.SPSCBytes, producers: 1, consumers: 1, args: []string{"-reserve", "-zerocopy"}, onlySize: 64 << 10},
+		{Key: "mixed-bytes", Label: "shmring SPSCBytes, 1 MiB of data", group: groupShm, mode: "ring", kind: ring.SPSCBytes, producers: 1, consumers: 1, mixed: true, ringCap: 1 << 20, ringSlot: mixedMax},
+		{Key: "mixed-slots", Label: "shmring SPSC, 256 slots of 64 KiB", group: groupShm, mode: "ring", kind: ring.SPSC, producers: 1, consumers: 1, mixed: true, ringCap: 256, ringSlot: mixedMax},
+		{Key: "mixed-unix", Label: "unix socket, bufio 64 KiB, length-prefixed", Short: "unix+bufio", group: groupIPC, mode: "unix", producers: 1, consumers: 1, args: []string{"-bufio"}, mixed: true},
+		{Key: "mixed-pipe", Label: "pipe, bufio 64 KiB, length-prefixed", Short: "pipe+bufio", group: groupIPC, mode: "pipe", producers: 1, consumers: 1, args: []string{"-bufio"}, mixed: true},
 		{Key: "unix", Label: "unix socket, a write per message", Short: "unix", group: groupIPC, mode: "unix", producers: 1, consumers: 1},
 		{Key: "unix-bufio", Label: "unix socket, bufio 64 KiB", Short: "unix+bufio", group: groupIPC, mode: "unix", producers: 1, consumers: 1, args: []string{"-bufio"}},
 		{Key: "pipe", Label: "pipe, a write per message", Short: "pipe", group: groupIPC, mode: "pipe", producers: 1, consumers: 1},
@@ -201,13 +222,19 @@ func latencyRows(cfg *benchConfig) []*rowSpec {
 // both sides of a ratio meet the machine in the same moment. Rows not
 // listed run last, in the order of the table.
 var runOrder = []string{
-	"spsc-spin", "spsc", "c-index", "c-index-batch", "spsc-batch", "memcpy", "unix-bufio",
-	"mpmc", "c-vyukov", "mpmc-2p2c", "c-v1", "unix", "pipe", "pipe-bufio", "chan",
+	"spsc-bytes", "spsc-spin", "spsc", "c-index", "c-index-batch", "spsc-batch", "memcpy", "unix-bufio",
+	"mpmc", "c-vyukov", "mpmc-2p1c", "mpsc-bytes-2p", "mpmc-2p2c", "spsc-bytes-zc", "spsc-bytes-reserve",
+	"mixed-bytes", "mixed-unix", "mixed-slots", "mixed-pipe", "c-v1", "unix", "pipe", "pipe-bufio", "chan",
 	"rtt-block", "rtt-spin", "c-rtt", "rtt-unix", "rtt-block-gap",
 }
 
 func (r *rowSpec) hasSize(size int) bool {
-	if r.sizes == nil {
+	switch {
+	case r.mixed || size == mixedSize:
+		return r.mixed && size == mixedSize
+	case r.onlySize != 0:
+		return size == r.onlySize
+	case r.sizes == nil:
 		return true
 	}
 	for _, s := range r.sizes {
@@ -216,6 +243,46 @@ func (r *rowSpec) hasSize(size int) bool {
 		}
 	}
 	return false
+}
+
+// inGroup reports whether the row runs in the group of size: a row of
+// every size only at the sizes of -sizes; a row of its own size, or of the
+// mixed sizes, in its group.
+func (r *rowSpec) inGroup(cfg *benchConfig, size int) bool {
+	if !r.hasSize(size) {
+		return false
+	}
+	return r.mixed || r.onlySize != 0 || slices.Contains(cfg.sizes, size)
+}
+
+// groupSizes are the sizes of the throughput groups: -sizes, the sizes
+// of rows of their own size, and the mixed sizes.
+func groupSizes(cfg *benchConfig) []int {
+	sizes := append([]int{}, cfg.sizes...)
+	for _, r := range throughputRows(cfg) {
+		if r.onlySize != 0 && !slices.Contains(sizes, r.onlySize) {
+			sizes = append(sizes, r.onlySize)
+		}
+	}
+	return append(sizes, mixedSize)
+}
+
+// ringConfig is the ring a row uses at size: its own, or -capacity slots
+// of the size; a byte ring gets room for -capacity records of the size
+// (at most 16 MiB, at least four of the largest).
+func ringConfig(cfg *benchConfig, row *rowSpec, size int) ring.Config {
+	if row.ringCap > 0 {
+		return ring.Config{Kind: row.kind, Capacity: row.ringCap, SlotSize: row.ringSlot}
+	}
+	if row.kind == ring.SPSCBytes || row.kind == ring.MPSCBytes {
+		need := min(cfg.capacity*((8+size+7)&^7), 16<<20)
+		c := 64
+		for c < need || c < 4*size {
+			c *= 2
+		}
+		return ring.Config{Kind: row.kind, Capacity: c, SlotSize: size}
+	}
+	return ring.Config{Kind: row.kind, Capacity: cfg.capacity, SlotSize: size}
 }
 
 // processes is how many processes move the messages (0 for the rows
@@ -392,10 +459,10 @@ func runBenchWith(cfg *benchConfig, stderr io.Writer) *benchReport {
 
 	tpRows, latRows := throughputRows(cfg), latencyRows(cfg)
 	var groups []*benchGroup
-	for _, size := range cfg.sizes {
+	for _, size := range groupSizes(cfg) {
 		g := &benchGroup{name: sizeName(size) + " messages", size: size}
 		for _, row := range tpRows {
-			if !row.hasSize(size) || row.group == groupC && !cr.Available {
+			if !row.inGroup(cfg, size) || row.group == groupC && !cr.Available {
 				continue
 			}
 			m := &measurement{row: row, size: size}

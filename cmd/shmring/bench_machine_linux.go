@@ -278,22 +278,25 @@ func benchMemoryNeed(cfg *benchConfig) (uint64, string, error) {
 	}
 	var worst uint64
 	which := ""
-	for _, size := range cfg.sizes {
+	for _, size := range groupSizes(cfg) {
 		s := uint64(size)
+		if size == mixedSize {
+			s = mixedMax
+		}
 		// The largest C ring: Vyukov cells and v1 slots add at most 64
 		// bytes of header to a message, the index ring none.
 		need := satAdd(satMul(capacity, s+64), 4096)
 		for _, row := range throughputRows(cfg) {
-			if !row.hasSize(size) {
+			if !row.inGroup(cfg, size) {
 				continue
 			}
 			switch row.mode {
 			case "ring":
-				n, err := ringSize(row.kind, size)
+				n, err := ring.Size(ringConfig(cfg, row, size))
 				if err != nil {
-					return 0, "", err
+					return 0, "", fmt.Errorf("-capacity %d with %d-byte messages: %w", cfg.capacity, size, err)
 				}
-				need = satAdd(need, n)
+				need = satAdd(need, uint64(n))
 			case "chan": // a pool of capacity+2 buffers, and the channel's slice headers
 				need = satAdd(need, satAdd(satMul(capacity+2, s), satMul(capacity, 24)))
 			case "memcpy": // a source and a destination area

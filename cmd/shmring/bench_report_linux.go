@@ -75,6 +75,7 @@ type tpRow struct {
 	Runs           []runResult `json:"runs"` // n == 0: that run failed
 	MsgsPerSec     summary     `json:"msgs_per_sec"`
 	MBPerSec       summary     `json:"mb_per_sec"` // 10^6 bytes of payload per second
+	MemoryBytes    int         `json:"memory_bytes,omitempty"` // what the transport holds: the ring, or kernel and bufio buffers
 	VsBest         *vsBest     `json:"vs_best_ipc,omitempty"`
 	VsRef          *vsBest     `json:"vs_c_ref,omitempty"` // against the C row of the same algorithm class
 	Error          string      `json:"error,omitempty"`
@@ -169,7 +170,14 @@ func buildReport(rep *benchReport, cfg *benchConfig, all []*measurement) {
 		row := tpRow{Key: m.row.Key, Label: m.row.Label, Group: m.row.group, Size: m.size, Processes: m.row.processes(),
 			Oversubscribed: oversubscribed(cfg, m.row), Runs: m.runs, Error: errText}
 		row.MsgsPerSec = summarize(row.rates())
-		row.MBPerSec = row.MsgsPerSec.scale(float64(m.size) / 1e6)
+		mean := float64(m.size)
+		if m.size == mixedSize {
+			mean = mixedMean
+		}
+		row.MBPerSec = row.MsgsPerSec.scale(mean / 1e6)
+		if mc, ok := m.cell.(interface{ memory() int }); ok {
+			row.MemoryBytes = mc.memory()
+		}
 		rep.Throughput = append(rep.Throughput, row)
 	}
 	for i := range rep.Throughput {
@@ -262,6 +270,11 @@ func ratioTargets(batch int) []ratioTarget {
 		{"mpmc-vs-vyukov-8", "MPMC 1P 1C ÷ C Vyukov queue 1P 1C, 8 B", "mpmc", "c-vyukov", 8, ">=", 0.8},
 		{"mpmc-vs-vyukov-64", "MPMC 1P 1C ÷ C Vyukov queue 1P 1C, 64 B", "mpmc", "c-vyukov", 64, ">=", 0.9},
 		{"block-vs-spin", "SPSC Push/Pop, blocking ÷ spinning consumer, 8 B", "spsc", "spsc-spin", 8, ">=", 0.9},
+		{"bytes-vs-spsc-8", "SPSCBytes Push/Pop ÷ SPSC Push/Pop, 8 B", "spsc-bytes", "spsc", 8, ">=", 0.8},
+		{"bytes-vs-spsc-64", "SPSCBytes Push/Pop ÷ SPSC Push/Pop, 64 B", "spsc-bytes", "spsc", 64, ">=", 0.8},
+		{"mpsc-vs-mpmc-2p1c-64", "MPSCBytes 2P 1C ÷ MPMC 2P 1C, 64 B", "mpsc-bytes-2p", "mpmc-2p1c", 64, ">=", 0.8},
+		{"mixed-bytes-vs-unix", "mixed sizes 16 B–64 KiB: SPSCBytes ÷ unix socket with bufio (MB/s)", "mixed-bytes", "mixed-unix", mixedSize, ">=", 3},
+		{"reserve-vs-push-64k", "64 KiB: SPSCBytes Reserve/Commit ÷ Push of a copy (PopFunc both)", "spsc-bytes-reserve", "spsc-bytes-zc", 64 << 10, ">=", 1},
 		{"rtt-spin-vs-c", "round trip, spinning: shmring ÷ C index rings (median)", "rtt-spin", "c-rtt", 0, "<=", 1.15},
 		{"rtt-unix-vs-spin", "round trip: unix socket ÷ shmring spinning (median)", "rtt-unix", "rtt-spin", 0, ">=", 100},
 	}
@@ -311,6 +324,13 @@ func (rep *benchReport) targets() []target {
 			t.Met = &met
 		}
 		ts = append(ts, t)
+	}
+	if a, b := rep.tp("mixed-bytes", mixedSize), rep.tp("mixed-slots", mixedSize); a != nil && b != nil && a.MemoryBytes > 0 && b.MemoryBytes > 0 {
+		v := float64(a.MemoryBytes) / float64(b.MemoryBytes)
+		met := v <= 0.125
+		ts = append(ts, target{Key: "mixed-memory", Name: "mixed sizes: memory of the SPSCBytes ring ÷ the SPSC ring sized for 64 KiB",
+			Unit: "x", Op: "<=", Bound: 0.125, Value: summarize([]float64{v}), Met: &met, Group: sizeName(mixedSize) + " messages",
+			Note: fmt.Sprintf("%s against %s", humanBytes(int64(a.MemoryBytes)), humanBytes(int64(b.MemoryBytes)))})
 	}
 	idle := target{Key: "idle-cpu", Name: "idle consumer blocked in Pop: CPU, % of one core", Unit: "%", Op: "<", Bound: 1,
 		Value: summarize(nil), Note: rep.Idle.Error}
@@ -389,6 +409,16 @@ func writeReport(w io.Writer, rep *benchReport) {
 	fmt.Fprintln(w, "Vyukov's queue for MPMC); both the median of the per-round ratios. memcpy: one core copying blocks of")
 	fmt.Fprintln(w, "the message size between two areas as large as a ring's slots. Go channel: two goroutines of one")
 	fmt.Fprintln(w, "process, on both CPUs. shmring v1 protocol in C: the SPSC protocol of layout version 1 (tools/cref).")
+	var held []string
+	for _, r := range rep.Throughput {
+		if r.Size == mixedSize && r.MemoryBytes > 0 {
+			held = append(held, fmt.Sprintf("%s %s", r.Label, humanBytes(int64(r.MemoryBytes))))
+		}
+	}
+	if len(held) > 0 {
+		fmt.Fprintf(w, "Mixed sizes: the same sequence of lengths, log-uniform 16 B–64 KiB (mean %.0f B), for every row; memory held:\n  %s\n",
+			mixedMean, strings.Join(held, "; "))
+	}
 	if over {
 		fmt.Fprintln(w, "* oversubscribed: more busy processes than CPUs; waiting processes spin, then yield the CPU (sched_yield),")
 		fmt.Fprintln(w, "  and take turns, so this row measures the scheduler as much as the ring.")
@@ -563,6 +593,8 @@ func benchCount(n int, noun string) string {
 
 func sizeName(size int) string {
 	switch {
+	case size == mixedSize:
+		return "mixed-size (16 B–64 KiB)"
 	case size >= 1<<10 && size%(1<<10) == 0:
 		return fmt.Sprintf("%d KiB", size>>10)
 	}

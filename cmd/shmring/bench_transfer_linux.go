@@ -18,6 +18,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -43,6 +44,7 @@ func stamp(msg []byte, v uint64) {
 // checker verifies what a consumer receives during one run.
 type checker struct {
 	size      int
+	mixed     bool // message s is mixedLen(s) bytes
 	producers int
 	strict    bool   // one producer per consumer: sequences must follow each other exactly
 	last      uint64 // sequence of each producer's last message
@@ -63,7 +65,7 @@ func (c *checker) failf(format string, a ...any) {
 
 // check looks at one message and reports whether it is an end marker.
 func (c *checker) check(m []byte) (marker bool) {
-	if len(m) != c.size {
+	if len(m) < 8 || !c.mixed && len(m) != c.size {
 		c.failf("message %d is %d bytes, want %d", c.count+c.errs, len(m), c.size)
 		return false
 	}
@@ -71,8 +73,12 @@ func (c *checker) check(m []byte) (marker bool) {
 	if v == markerWord {
 		return true
 	}
-	if c.size >= 16 {
-		if w := binary.LittleEndian.Uint64(m[c.size-8:]); w != v {
+	if want := mixedLen(v & (1<<seqBits - 1)); c.mixed && len(m) != want {
+		c.failf("message %d is %d bytes, want %d", v&(1<<seqBits-1), len(m), want)
+		return false
+	}
+	if len(m) >= 16 {
+		if w := binary.LittleEndian.Uint64(m[len(m)-8:]); w != v {
 			c.failf("torn message: starts with %#x, ends with %#x", v, w)
 			return false
 		}
@@ -92,6 +98,35 @@ func (c *checker) check(m []byte) (marker bool) {
 		c.tlast = nanotime()
 	}
 	return false
+}
+
+// mixedLen is the length of message seq in the mixed-sizes group:
+// log-uniform from mixedMin to mixedMax, the same for every transport.
+func mixedLen(seq uint64) int {
+	x := seq*0x9e3779b97f4a7c15 + 0x632be59bd9b4e019
+	x ^= x >> 31
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 29
+	u := float64(x>>11) / (1 << 53)
+	return min(mixedMax, int(mixedMin*math.Pow(float64(mixedMax)/mixedMin, u)))
+}
+
+// mixedMean is the mean length of the mixed sequence, for MB/s.
+var mixedMean = func() float64 {
+	const n = 1 << 16
+	sum := 0
+	for i := uint64(0); i < n; i++ {
+		sum += mixedLen(i)
+	}
+	return float64(sum) / n
+}()
+
+// msgLen is the length of message seq of a child.
+func (o childOptions) msgLen(seq uint64) int {
+	if o.mixed {
+		return mixedLen(seq)
+	}
+	return o.size
 }
 
 // reply is a consumer's answer at the end of a run: got COUNT SUM ERRS
@@ -153,15 +188,29 @@ func ringProducer(ctx context.Context, r *ring.Ring, o childOptions) childHandle
 		}
 		n := int(args[0])
 		t0 := nanotime()
-		if o.batch == 0 {
+		switch {
+		case o.reserve:
+			for i := 0; i < n; i++ {
+				l := o.msgLen(uint64(i))
+				view, err := r.Reserve(ctx, l)
+				if err != nil {
+					return "", fmt.Errorf("reserve %d: %w", i, err)
+				}
+				stamp(view, id|uint64(i))
+				if err := r.Commit(l); err != nil {
+					return "", fmt.Errorf("commit %d: %w", i, err)
+				}
+			}
+		case o.batch == 0:
 			msg := msgs[0]
 			for i := 0; i < n; i++ {
-				stamp(msg, id|uint64(i))
-				if err := r.Push(ctx, msg); err != nil {
+				m := msg[:o.msgLen(uint64(i))]
+				stamp(m, id|uint64(i))
+				if err := r.Push(ctx, m); err != nil {
 					return "", fmt.Errorf("push %d: %w", i, err)
 				}
 			}
-		} else {
+		default:
 			for sent := 0; sent < n; {
 				k := min(batch, n-sent)
 				for j := 0; j < k; j++ {
@@ -180,7 +229,8 @@ func ringProducer(ctx context.Context, r *ring.Ring, o childOptions) childHandle
 // consumerRun parses a consumer's command, run TOTAL PER PRODUCERS
 // CONSUMERS, into a checker and the stopping rule: a lone consumer stops
 // when it has every message; several stop at an end marker each.
-func consumerRun(args []int64, size int) (*checker, int64, bool, error) {
+func consumerRun(args []int64, o childOptions) (*checker, int64, bool, error) {
+	size := o.size
 	if err := argsN(args, 4); err != nil {
 		return nil, 0, false, err
 	}
@@ -188,14 +238,14 @@ func consumerRun(args []int64, size int) (*checker, int64, bool, error) {
 	if producers < 1 || producers > maxProd {
 		return nil, 0, false, fmt.Errorf("%d producers", producers)
 	}
-	c := &checker{size: size, producers: producers, strict: consumers == 1, last: uint64(per - 1)}
+	c := &checker{size: size, mixed: o.mixed, producers: producers, strict: consumers == 1, last: uint64(per - 1)}
 	return c, total, consumers > 1, nil
 }
 
 func ringConsumer(ctx context.Context, r *ring.Ring, o childOptions) childHandler {
 	buf := make([]byte, o.size)
 	return func(args []int64, stdout io.Writer) (string, error) {
-		c, total, multi, err := consumerRun(args, o.size)
+		c, total, multi, err := consumerRun(args, o)
 		if err != nil {
 			return "", err
 		}
@@ -206,6 +256,12 @@ func ringConsumer(ctx context.Context, r *ring.Ring, o childOptions) childHandle
 			done = marker || !multi && int64(c.count+c.errs) >= total
 		}
 		for !done {
+			if o.zerocopy {
+				if _, err := r.PopFunc(ctx, max(o.batch, 1), seen); err != nil {
+					return "", fmt.Errorf("pop after %d messages: %w", c.count, err)
+				}
+				continue
+			}
 			if o.batch == 0 {
 				n, err := r.Pop(ctx, buf)
 				if err != nil {
@@ -240,9 +296,17 @@ func fdProducer(f *os.File, o childOptions) childHandler {
 		}
 		n := int(args[0])
 		t0 := nanotime()
+		var hdr [4]byte
 		for i := 0; i < n; i++ {
-			stamp(msg, id|uint64(i))
-			if _, err := w.Write(msg); err != nil {
+			m := msg[:o.msgLen(uint64(i))]
+			stamp(m, id|uint64(i))
+			if o.mixed { // a stream: say where each message ends
+				binary.LittleEndian.PutUint32(hdr[:], uint32(len(m)))
+				if _, err := w.Write(hdr[:]); err != nil {
+					return "", fmt.Errorf("write %d: %w", i, err)
+				}
+			}
+			if _, err := w.Write(m); err != nil {
 				return "", fmt.Errorf("write %d: %w", i, err)
 			}
 		}
@@ -262,7 +326,7 @@ func fdConsumer(f *os.File, o childOptions) childHandler {
 		rd = bufio.NewReaderSize(f, bufioSize)
 	}
 	return func(args []int64, stdout io.Writer) (string, error) {
-		c, total, multi, err := consumerRun(args, o.size)
+		c, total, multi, err := consumerRun(args, o)
 		if err != nil {
 			return "", err
 		}
@@ -270,11 +334,23 @@ func fdConsumer(f *os.File, o childOptions) childHandler {
 			return "", fmt.Errorf("%s has one consumer", o.mode)
 		}
 		fmt.Fprintln(stdout, "ready")
+		var hdr [4]byte
 		for int64(c.count+c.errs) < total {
-			if _, err := io.ReadFull(rd, buf); err != nil {
+			m := buf
+			if o.mixed {
+				if _, err := io.ReadFull(rd, hdr[:]); err != nil {
+					return "", fmt.Errorf("read after %d messages: %w", c.count, err)
+				}
+				l := int(binary.LittleEndian.Uint32(hdr[:]))
+				if l > len(buf) {
+					return "", fmt.Errorf("a frame of %d bytes after %d messages, above %d", l, c.count, len(buf))
+				}
+				m = buf[:l]
+			}
+			if _, err := io.ReadFull(rd, m); err != nil {
 				return "", fmt.Errorf("read after %d messages: %w", c.count, err)
 			}
-			c.check(buf)
+			c.check(m)
 		}
 		return c.reply()
 	}
@@ -365,7 +441,11 @@ type transferCell struct {
 	producers []*benchProc
 	consumers []*benchProc
 	self      *benchProc // chan, memcpy
+	mem       int        // bytes the transport holds: the ring, or kernel and bufio buffers
 }
+
+// memory is what the transport holds between the processes, in bytes.
+func (c *transferCell) memory() int { return c.mem }
 
 func (c *transferCell) name() string { return fmt.Sprintf("%s %dB", c.row.Key, c.size) }
 
@@ -396,7 +476,14 @@ func (c *transferCell) start() (err error) {
 			}
 		}
 	}()
-	base := []string{"-mode", c.row.mode, "-size", fmt.Sprint(c.size), "-capacity", fmt.Sprint(c.cfg.capacity)}
+	size := c.size
+	if c.row.mixed {
+		size = mixedMax
+	}
+	base := []string{"-mode", c.row.mode, "-size", fmt.Sprint(size), "-capacity", fmt.Sprint(c.cfg.capacity)}
+	if c.row.mixed {
+		base = append(base, "-mixed")
+	}
 	switch c.row.mode {
 	case "chan", "memcpy":
 		cpus := ""
@@ -409,10 +496,12 @@ func (c *transferCell) start() (err error) {
 		c.self, err = startProc(c.name(), append(base, "-role", "self", "-cpus", cpus), nil)
 		return err
 	case "ring":
-		c.ring, err = ring.Anonymous(ring.Config{Kind: c.row.kind, Capacity: c.cfg.capacity, SlotSize: c.size})
+		rc := ringConfig(c.cfg, c.row, size)
+		c.ring, err = ring.Anonymous(rc)
 		if err != nil {
 			return err
 		}
+		c.mem, _ = ring.Size(rc)
 		share := func(cmd *exec.Cmd) error { return c.ring.Share(cmd, "bench") }
 		return c.startParticipants(base, share, share)
 	case "unix", "pipe":
@@ -423,9 +512,19 @@ func (c *transferCell) start() (err error) {
 				return os.NewSyscallError("socketpair", err)
 			}
 			pf, cf = os.NewFile(uintptr(fds[0]), "socket"), os.NewFile(uintptr(fds[1]), "socket")
+			for _, fd := range fds { // what the kernel may buffer, both ways, at both ends
+				for _, opt := range []int{unix.SO_SNDBUF, unix.SO_RCVBUF} {
+					if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, opt); err == nil {
+						c.mem += v
+					}
+				}
+			}
 		} else {
 			if cf, pf, err = os.Pipe(); err != nil {
 				return err
+			}
+			if v, err := unix.FcntlInt(pf.Fd(), unix.F_GETPIPE_SZ, 0); err == nil {
+				c.mem += v
 			}
 		}
 		defer pf.Close() // the children have their copies once started
@@ -436,6 +535,9 @@ func (c *transferCell) start() (err error) {
 				cmd.Args = append(cmd.Args, "-fd", fmt.Sprint(2+len(cmd.ExtraFiles)))
 				return nil
 			}
+		}
+		if slices.Contains(c.row.args, "-bufio") {
+			c.mem += 2 * bufioSize
 		}
 		return c.startParticipants(base, give(pf), give(cf))
 	}
