@@ -74,7 +74,7 @@ type tpRow struct {
 	Oversubscribed bool        `json:"oversubscribed"`
 	Runs           []runResult `json:"runs"` // n == 0: that run failed
 	MsgsPerSec     summary     `json:"msgs_per_sec"`
-	MBPerSec       summary     `json:"mb_per_sec"` // 10^6 bytes of payload per second
+	MBPerSec       summary     `json:"mb_per_sec"`             // 10^6 bytes of payload per second
 	MemoryBytes    int         `json:"memory_bytes,omitempty"` // what the transport holds: the ring, or kernel and bufio buffers
 	VsBest         *vsBest     `json:"vs_best_ipc,omitempty"`
 	VsRef          *vsBest     `json:"vs_c_ref,omitempty"` // against the C row of the same algorithm class
