@@ -17,8 +17,12 @@ import (
 // one process and tail -lines in another, with files for standard input
 // and output.
 func TestCreateSendTailPipeline(t *testing.T) {
-	for _, kind := range []string{"spsc", "mpmc"} {
-		t.Run(kind, func(t *testing.T) {
+	for _, kind := range allKinds {
+		t.Run(kind.String(), func(t *testing.T) {
+			capacity := "4" // slots; a byte ring's data area of 256 bytes holds 4 of the largest
+			if isBytes(kind) {
+				capacity = "256"
+			}
 			dir := t.TempDir()
 			path := filepath.Join(dir, "r")
 			in := filepath.Join(dir, "in")
@@ -30,7 +34,7 @@ func TestCreateSendTailPipeline(t *testing.T) {
 			text.WriteString("the end, without a newline")
 			require.NoError(t, os.WriteFile(in, []byte(text.String()), 0o600))
 
-			create := helperCmd(t, "ops-cli", envArgs+"="+strings.Join([]string{"create", path, "-kind", kind, "-capacity", "4", "-slot", "64"}, "\n"))
+			create := helperCmd(t, "ops-cli", envArgs+"="+strings.Join([]string{"create", path, "-kind", kind.String(), "-capacity", capacity, "-slot", "64"}, "\n"))
 			got, err := create.CombinedOutput()
 			require.NoError(t, err, "%s", got)
 
@@ -73,11 +77,18 @@ func TestCreateErrors(t *testing.T) {
 	}{
 		{[]string{}, 2, "missing argument"},
 		{[]string{"a", "b"}, 2, `unexpected argument "b"`},
-		{[]string{"-kind", "fifo", "x"}, 2, `invalid value "fifo" for flag -kind: "fifo" is not spsc or mpmc`},
+		{[]string{"-kind", "fifo", "x"}, 2, `invalid value "fifo" for flag -kind: "fifo" is not spsc, mpmc, spsc-bytes or mpsc-bytes`},
 		{[]string{"x", "-capacity", "1000"}, 2, "capacity 1000 is not a power of two"},
 		{[]string{"x", "-capacity", "1"}, 2, "capacity 1 is below 2"},
 		{[]string{"x", "-capacity", "lots"}, 2, `invalid value "lots" for flag -capacity: parse error`},
 		{[]string{"x", "-slot", "0"}, 2, "slot size 0 is below 1"},
+		{[]string{"x", "-kind", "spsc-bytes", "-capacity", "32"}, 2, "capacity 32 is below 64 bytes, the smallest data area of a byte ring"},
+		{[]string{"x", "-kind", "mpsc-bytes", "-capacity", "4096", "-slot", "1025"}, 2,
+			"slot size 1025 is above a quarter of the data area, the largest message of a byte ring"},
+		{[]string{"x", "-kind", "spsc-bytes", "-capacity", "1000"}, 2, "capacity 1000 is not a power of two"},
+		{[]string{"x", "-kind", "spsc-bytes", "-slot", "-1"}, 2, "slot size -1 is below 1"},
+		{[]string{"x", "-capacity", "1e3"}, 2, `invalid value "1e3" for flag -capacity: parse error`},
+		{[]string{"x", "-slot", "99999999999999999999"}, 2, `invalid value "99999999999999999999" for flag -slot: value out of range`},
 		{[]string{"x", "-mode", "0800"}, 2, `invalid value "0800" for flag -mode: "0800" is not permission bits in octal (0000 to 0777)`},
 		{[]string{"x", "-mode", "01777"}, 2, `invalid value "01777" for flag -mode: "01777" is not permission bits in octal (0000 to 0777)`},
 		{[]string{exists}, 1, "open " + exists + ": file exists"},

@@ -37,6 +37,12 @@ func TestCreate(t *testing.T) {
 			ring.Config{Kind: ring.MPMC, Capacity: 2, SlotSize: 1}, 0o660, "mpmc, 2 slots x 1 byte, SIZE, mode 0660"},
 		{"mode 0", []string{"-mode", "0", "PATH"}, ring.Config{Kind: ring.SPSC, Capacity: 1024, SlotSize: 256}, 0,
 			"spsc, 1024 slots x 256 bytes, SIZE, mode 0000"},
+		{"spsc-bytes defaults", []string{"-kind", "spsc-bytes", "PATH"}, ring.Config{Kind: ring.SPSCBytes, Capacity: 256 << 10, SlotSize: 64 << 10}, 0o600,
+			"spsc-bytes, 262144 bytes of data, messages up to 65536 bytes, SIZE, mode 0600"},
+		{"spsc-bytes largest message by default", []string{"PATH", "-kind", "spsc-bytes", "-capacity", "4096"}, ring.Config{Kind: ring.SPSCBytes, Capacity: 4096, SlotSize: 1024}, 0o600,
+			"spsc-bytes, 4096 bytes of data, messages up to 1024 bytes, SIZE, mode 0600"},
+		{"mpsc-bytes", []string{"-kind", "MPSC-bytes", "-capacity", "64", "-slot", "1", "PATH"}, ring.Config{Kind: ring.MPSCBytes, Capacity: 64, SlotSize: 1}, 0o600,
+			"mpsc-bytes, 64 bytes of data, messages up to 1 byte, SIZE, mode 0600"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))

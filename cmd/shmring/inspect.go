@@ -132,6 +132,8 @@ func (e *attachError) Error() string {
 		return e.path + " is not ready: its magic word is zero (its creator is still formatting it, or it is not a ring)"
 	case notARing(e.err):
 		return fmt.Sprintf("%s is not a ring: %s", e.path, detail)
+	case unknownKind(e.err):
+		return fmt.Sprintf("%s is a ring of a kind this shmring does not know (made by a newer shmring, or its header is corrupt): %s", e.path, detail)
 	case errors.Is(e.err, ring.ErrIncompatible):
 		return fmt.Sprintf("%s is not a ring this shmring can read: %s", e.path, detail)
 	case errors.Is(e.err, ring.ErrCorrupt):
@@ -152,6 +154,14 @@ func notARing(err error) bool {
 		return le.Field == "magic" || le.Field == "region size"
 	}
 	return errors.Is(err, ring.ErrNotReady) || errors.Is(err, errNoRingFile)
+}
+
+// unknownKind reports whether err is Attach's refusal of a header whose
+// kind no version of ring this program was built with knows. Attach calls
+// that corrupt; it may as well be a kind added after this program was built.
+func unknownKind(err error) bool {
+	var le *ring.LayoutError
+	return errors.As(err, &le) && le.Field == "kind"
 }
 
 // liveness summarises a ring's process records.
@@ -187,10 +197,14 @@ func role(p ring.Process) string {
 	return "registered"
 }
 
-// fill is the percentage of slots that hold a message.
+// fill is the percentage of slots that hold a message, or of a byte
+// ring's data area that its records take.
 func fill(st ring.Stats) float64 {
 	if st.Capacity == 0 {
 		return 0
+	}
+	if isBytes(st.Kind) {
+		return 100 * float64(st.BytesUsed) / float64(st.Capacity)
 	}
 	return 100 * float64(st.Len) / float64(st.Capacity)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/shmring/shmring/ring"
@@ -24,7 +25,11 @@ var lsSpec = &cmdSpec[lsOptions]{
 	synop: "shmring ls [-a] [-json] [DIR]",
 	about: `
 Ls lists the shmring rings among the files of DIR (default /dev/shm): name,
-kind, capacity x slot size, file size, fill, shutdown flag, and state:
+kind, capacity, file size, fill, shutdown flag, and state. The capacity of
+an spsc or mpmc ring is its slots x slot size (1024x256), the fill the
+share of slots that hold a message; the capacity of a byte ring (spsc-bytes,
+mpsc-bytes) is its data area and its largest message (256KiB max 64KiB),
+the fill the share of the data area its queued records take. The state:
 
   live    a process registered in the ring is alive
   stale   processes registered in it, all dead: they crashed without closing
@@ -33,8 +38,8 @@ kind, capacity x slot size, file size, fill, shutdown flag, and state:
 A process that has opened a ring but not yet pushed or popped holds no record
 and does not make the ring live. Ls maps each file read-only and never changes
 it. Files that are not rings are skipped, and so are files it cannot read;
--a lists them too. Rings of another layout version, and corrupt ones, are
-always listed.`,
+-a lists them too. Rings of another layout version, of a kind this shmring
+does not know, and corrupt ones, are always listed.`,
 	flags: func(fs *flag.FlagSet) *lsOptions {
 		o := &lsOptions{}
 		fs.BoolVar(&o.json, "json", false, "print a JSON array instead of a table")
@@ -60,7 +65,8 @@ type lsEntry struct {
 	FillPercent float64 `json:"fill_percent"`
 	Shutdown    bool    `json:"shutdown"`
 	// State is live, stale or unused for a ring (see liveness); otherwise
-	// "not a ring", "incompatible", "corrupt" or "unreadable".
+	// "not a ring", "incompatible", "unknown kind", "corrupt" or
+	// "unreadable".
 	State string `json:"state"`
 	PIDs  []int  `json:"pids,omitempty"` // of the live registered processes
 	Error string `json:"error,omitempty"`
@@ -84,9 +90,13 @@ func runLs(args []string, stdout, stderr io.Writer) int {
 		if de.IsDir() {
 			continue
 		}
-		e := examine(filepath.Join(dir, de.Name()))
+		p := filepath.Join(dir, de.Name())
+		if !strings.Contains(p, "/") {
+			p = "./" + p // in ".": a bare name would mean /dev/shm
+		}
+		e := examine(p)
 		e.Name = de.Name()
-		if e.Ring || o.all || e.State == "incompatible" || e.State == "corrupt" {
+		if e.Ring || o.all || e.State == "incompatible" || e.State == "unknown kind" || e.State == "corrupt" {
 			list = append(list, e)
 		}
 	}
@@ -99,7 +109,7 @@ func runLs(args []string, stdout, stderr io.Writer) int {
 		return statusOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tKIND\tSLOTS\tFILE\tFILL\tSHUTDOWN\tSTATE")
+	fmt.Fprintln(tw, "NAME\tKIND\tCAPACITY\tFILE\tFILL\tSHUTDOWN\tSTATE")
 	for _, e := range list {
 		if !e.Ring {
 			fmt.Fprintf(tw, "%s\t-\t-\t%s\t-\t-\t%s\n", e.Name, humanBytes(e.FileSize), e.State)
@@ -113,8 +123,12 @@ func runLs(args []string, stdout, stderr io.Writer) int {
 		if e.Shutdown {
 			shut = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%dx%d\t%s\t%.1f%%\t%s\t%s\n",
-			e.Name, e.Kind, e.Capacity, e.SlotSize, humanBytes(e.FileSize), e.FillPercent, shut, state)
+		capacity := fmt.Sprintf("%dx%d", e.Capacity, e.SlotSize)
+		if k, err := ring.ParseKind(e.Kind); err == nil && isBytes(k) {
+			capacity = exactBytes(e.Capacity) + " max " + exactBytes(e.SlotSize)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f%%\t%s\t%s\n",
+			e.Name, e.Kind, capacity, humanBytes(e.FileSize), e.FillPercent, shut, state)
 	}
 	if err := tw.Flush(); err != nil {
 		return failf(stderr, "ls", "%v", err)
@@ -136,6 +150,8 @@ func examine(path string) lsEntry {
 			e.State = "not a ring"
 		case errors.Is(err, ring.ErrIncompatible):
 			e.State = "incompatible"
+		case unknownKind(err):
+			e.State = "unknown kind"
 		case errors.Is(err, ring.ErrCorrupt):
 			e.State = "corrupt"
 		default:
@@ -161,6 +177,20 @@ func examine(path string) lsEntry {
 		}
 	}
 	return e
+}
+
+// exactBytes formats n bytes in the largest binary unit that holds it
+// exactly: 65536 is "64KiB", 1000 is "1000B".
+func exactBytes(n int) string {
+	unit := 0
+	for n >= 1024 && n%1024 == 0 && unit < 6 {
+		n /= 1024
+		unit++
+	}
+	if unit == 0 {
+		return fmt.Sprintf("%dB", n)
+	}
+	return fmt.Sprintf("%d%ciB", n, "KMGTPE"[unit-1])
 }
 
 // humanBytes formats n bytes with a binary unit.

@@ -53,7 +53,7 @@ func TestLs(t *testing.T) {
 	lines := strings.Split(out, "\n")
 	require.Len(t, lines, 6, out)
 	for i, want := range []string{
-		`^NAME +KIND +SLOTS +FILE +FILL +SHUTDOWN +STATE$`,
+		`^NAME +KIND +CAPACITY +FILE +FILL +SHUTDOWN +STATE$`,
 		`^corrupt +- +- +` + file(ring.Config{Kind: ring.SPSC, Capacity: 4, SlotSize: 8}) + ` +- +- +corrupt$`,
 		fmt.Sprintf(`^live +mpmc +16x64 +%s +25\.0%% +no +live \[%d\]$`, file(ring.Config{Kind: ring.MPMC, Capacity: 16, SlotSize: 64}), live.pid()),
 		`^stale +spsc +8x8 +` + file(ring.Config{Kind: ring.SPSC, Capacity: 8, SlotSize: 8}) + ` +0\.0% +no +stale$`,
@@ -99,7 +99,7 @@ func TestLs(t *testing.T) {
 func TestLsEmptyAndMissingDir(t *testing.T) {
 	status, out, errOut := runCmd("ls", t.TempDir())
 	assert.Equal(t, 0, status, errOut)
-	assert.Equal(t, "NAME  KIND  SLOTS  FILE  FILL  SHUTDOWN  STATE\n", out)
+	assert.Equal(t, "NAME  KIND  CAPACITY  FILE  FILL  SHUTDOWN  STATE\n", out)
 
 	status, out, errOut = runCmd("ls", "-json", t.TempDir())
 	assert.Equal(t, 0, status, errOut)

@@ -272,3 +272,21 @@ func drain(t *testing.T, r *ring.Ring) []string {
 		got = append(got, string(buf[:n]))
 	}
 }
+
+// allKinds are the kinds of ring the commands work on.
+var allKinds = []ring.Kind{ring.SPSC, ring.MPMC, ring.SPSCBytes, ring.MPSCBytes}
+
+// cfgOf is a ring of kind that holds slots messages of up to slotSize
+// bytes: slots of slotSize, or for a byte ring the smallest data area that
+// holds slots records of slotSize bytes (and takes such a message at all).
+func cfgOf(kind ring.Kind, slots, slotSize int) ring.Config {
+	if !isBytes(kind) {
+		return ring.Config{Kind: kind, Capacity: slots, SlotSize: slotSize}
+	}
+	need := max(64, 4*slotSize, slots*((8+slotSize+7)/8*8))
+	c := 64
+	for c < need {
+		c *= 2
+	}
+	return ring.Config{Kind: kind, Capacity: c, SlotSize: slotSize}
+}

@@ -31,15 +31,17 @@ this marks a last line that had none, and "tail -lines" prints it as it came
 instead (and a NUL marks a last line without one); with -raw all of
 standard input is one message.
 
-Send is a producer: on an SPSC ring it takes the producer role, and fails if
-another live process holds it. When the ring is full it waits for room. With
--shutdown it shuts the ring down once all of standard input is sent, so that
-consumers see the end of the stream.
+Send is a producer: on an spsc or spsc-bytes ring it takes the producer
+role, and fails if another live process holds it; on an mpmc or mpsc-bytes
+ring it is one producer among any number. When the ring is full it waits for
+room. With -shutdown it shuts the ring down once all of standard input is
+sent, so that consumers see the end of the stream.
 
-A message longer than the ring's slot size stops send: what came before it is
-sent, it and what follows are not, and send exits 1 (a stream with a message
-silently missing is worse than one cut short). So do an interrupt (Ctrl-C),
-a ring shut down by someone else, and, on an SPSC ring, the death of the
+A message longer than the largest the ring takes (the slot size, or a byte
+ring's largest message) stops send: what came before it is sent, it and what
+follows are not, and send exits 1 (a stream with a message silently missing
+is worse than one cut short). So do an interrupt (Ctrl-C), a ring shut down
+by someone else, and, on an spsc or spsc-bytes ring, the death of the
 consumer while the ring is full; none of these shuts the ring down. Send
 reports on standard output how many messages it sent.`,
 	flags: func(fs *flag.FlagSet) *sendOptions {
@@ -64,29 +66,47 @@ func init() {
 // sendBatch is the most messages send reads before it pushes them.
 const sendBatch = 256
 
-// tooLongError is a message of standard input longer than the slot size.
+// tooLongError is a message of standard input longer than the largest the
+// ring takes.
 type tooLongError struct {
-	index    int   // 1-based number of the message in standard input
-	length   int64 // its length, or at least this much with raw
-	slotSize int
-	raw      bool
-	marked   bool // a last line without a separator: length counts the mark
-	sep      byte // with marked: the separator
+	index  int   // 1-based number of the message in standard input
+	length int64 // its length, or at least this much with raw
+	limit  messageLimit
+	raw    bool
+	marked bool // a last line without a separator: length counts the mark
+	sep    byte // with marked: the separator
+}
+
+// messageLimit is the largest message a ring takes: its slot size, or a
+// byte ring's largest message.
+type messageLimit struct {
+	size     int
+	byteRing bool
+}
+
+// String is the limit as the end of a sentence: "the slot size of 8".
+func (l messageLimit) String() string {
+	if l.byteRing {
+		return "the ring's largest message, " + plural(l.size, "byte")
+	}
+	return fmt.Sprintf("the slot size of %d", l.size)
 }
 
 func (e *tooLongError) Error() string {
 	switch {
+	case e.raw && e.limit.byteRing:
+		return "standard input holds more than " + e.limit.String()
 	case e.raw:
-		return fmt.Sprintf("standard input holds more than the slot size of %s", plural(e.slotSize, "byte"))
+		return fmt.Sprintf("standard input holds more than the slot size of %s", plural(e.limit.size, "byte"))
 	case e.marked:
 		sep := "newline"
 		if e.sep == 0 {
 			sep = "NUL"
 		}
-		return fmt.Sprintf("message %d, a last line without a %s, is %s with the %s that marks it, more than the slot size of %d",
-			e.index, sep, plural(int(e.length), "byte"), sep, e.slotSize)
+		return fmt.Sprintf("message %d, a last line without a %s, is %s with the %s that marks it, more than %v",
+			e.index, sep, plural(int(e.length), "byte"), sep, e.limit)
 	}
-	return fmt.Sprintf("message %d is %s, more than the slot size of %d", e.index, plural(int(e.length), "byte"), e.slotSize)
+	return fmt.Sprintf("message %d is %s, more than %v", e.index, plural(int(e.length), "byte"), e.limit)
 }
 
 func (e *tooLongError) Unwrap() error { return ring.ErrTooLarge }
@@ -127,7 +147,9 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 		return failf(stderr, "send", "interrupted after %s", plural(sent, "message"))
 	case errors.Is(err, ring.ErrClosed):
 		return failf(stderr, "send", "%s was shut down: stopped after %s", p, plural(sent, "message"))
-	case errors.Is(err, ring.ErrBusy):
+	case errors.Is(err, ring.ErrBusy) && r.Config().Kind == ring.SPSCBytes:
+		return failf(stderr, "send", "%s: %v: an spsc-bytes ring has one producer", p, err)
+	case errors.Is(err, ring.ErrBusy) && r.Config().Kind == ring.SPSC:
 		return failf(stderr, "send", "%s: %v: an SPSC ring has one producer", p, err)
 	}
 	return failf(stderr, "send", "%s: %v", p, err)
@@ -141,7 +163,8 @@ func send(ctx context.Context, r *ring.Ring, in io.Reader, o *sendOptions) (int,
 	chunks := make(chan chunk)
 	done := make(chan struct{})
 	defer close(done)
-	go readMessages(in, r.Config().SlotSize, o, chunks, done)
+	cfg := r.Config()
+	go readMessages(in, messageLimit{size: cfg.SlotSize, byteRing: isBytes(cfg.Kind)}, o, chunks, done)
 
 	sent := 0
 	for {
@@ -181,7 +204,8 @@ type chunk struct {
 // as soon as reading more would block, until it meets the end of in or an
 // error, which it sends after the messages before it. It stops early when
 // done closes.
-func readMessages(in io.Reader, slotSize int, o *sendOptions, chunks chan<- chunk, done <-chan struct{}) {
+func readMessages(in io.Reader, limit messageLimit, o *sendOptions, chunks chan<- chunk, done <-chan struct{}) {
+	slotSize := limit.size
 	emit := func(c chunk) bool {
 		select {
 		case chunks <- c:
@@ -196,7 +220,7 @@ func readMessages(in io.Reader, slotSize int, o *sendOptions, chunks chan<- chun
 		case err != nil:
 			emit(chunk{err: err})
 		case len(msg) > slotSize:
-			emit(chunk{err: &tooLongError{index: 1, length: int64(len(msg)), slotSize: slotSize, raw: true}})
+			emit(chunk{err: &tooLongError{index: 1, length: int64(len(msg)), limit: limit, raw: true}})
 		default:
 			emit(chunk{msgs: [][]byte{msg}, err: io.EOF})
 		}
@@ -215,9 +239,9 @@ func readMessages(in io.Reader, slotSize int, o *sendOptions, chunks chan<- chun
 		switch {
 		case err != nil:
 		case !ended && n+1 > int64(slotSize):
-			err = &tooLongError{index: index, length: n + 1, slotSize: slotSize, marked: true, sep: sep}
+			err = &tooLongError{index: index, length: n + 1, limit: limit, marked: true, sep: sep}
 		case n > int64(slotSize):
-			err = &tooLongError{index: index, length: n, slotSize: slotSize}
+			err = &tooLongError{index: index, length: n, limit: limit}
 		case !ended:
 			msg = unterminatedLine(sep, msg) // see lines.go
 		}

@@ -26,9 +26,9 @@ func withStdin(t *testing.T, r io.Reader) {
 // a consumer process drains. The ring is smaller than the input, so send
 // waits for room; -shutdown ends the consumer.
 func TestSendToAnotherProcess(t *testing.T) {
-	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC} {
+	for _, kind := range allKinds {
 		t.Run(kind.String(), func(t *testing.T) {
-			path := newRing(t, t.TempDir(), "r", ring.Config{Kind: kind, Capacity: 2, SlotSize: 16})
+			path := newRing(t, t.TempDir(), "r", cfgOf(kind, 2, 16))
 			cons := startChild(t, "ops-consume", envRing+"="+path)
 
 			pr, pw, err := os.Pipe()

@@ -37,6 +37,13 @@ On an MPMC ring the positions count the claims of producers and consumers;
 the slots line shows the claims still in progress and those of dead
 processes, which the next process in their way recovers.
 
+On a byte ring (spsc-bytes, mpsc-bytes) capacity is the size of the data
+area and the largest message; the positions count 8-byte units of it;
+queued counts the messages between them (on mpsc-bytes, claims still being
+written too), and the bytes line the room they take, headers and padding
+included, and the room free (bytes_used and bytes_free in JSON). The rates
+of -watch are in bytes per second (unit "bytes" in JSON).
+
 A process holds a record only once it has pushed or popped: one that has just
 opened the ring is not listed. Alive means the process with that pid and start
 time still runs (a process in another pid namespace counts as alive).
@@ -83,6 +90,8 @@ type statReport struct {
 	Head             uint64           `json:"head"`
 	Released         *uint64          `json:"released,omitempty"` // SPSC only
 	Queued           int              `json:"queued"`
+	BytesUsed        *int             `json:"bytes_used,omitempty"` // byte rings only: of the data area, by queued records
+	BytesFree        *int             `json:"bytes_free,omitempty"` // byte rings only
 	FillPercent      float64          `json:"fill_percent"`
 	Shutdown         bool             `json:"shutdown"`
 	ProducersWaiting int              `json:"producers_waiting"`
@@ -101,10 +110,13 @@ type processReport struct {
 	Unjudged bool   `json:"unjudged,omitempty"` // another pid namespace: alive is assumed
 }
 
+// rateReport is the rates of a -watch refresh: of messages, or on a byte
+// ring of bytes (Unit "bytes"), whose positions count no messages.
 type rateReport struct {
 	InPerSec  float64 `json:"in_per_sec"`
 	OutPerSec float64 `json:"out_per_sec"`
-	Seconds   float64 `json:"seconds"` // the interval measured
+	Unit      string  `json:"unit,omitempty"` // "bytes" on a byte ring; messages otherwise
+	Seconds   float64 `json:"seconds"`        // the interval measured
 }
 
 func runStat(args []string, stdout, stderr io.Writer) int {
@@ -148,6 +160,9 @@ func watch(ctx context.Context, in *inspection, o *statOptions, stdout, stderr i
 		}
 		if rIn, rOut, secs, ok := meter.update(time.Now(), rep.Tail, rep.Head); ok {
 			rep.Rates = &rateReport{InPerSec: rIn, OutPerSec: rOut, Seconds: secs}
+			if rep.BytesUsed != nil {
+				rep.Rates.InPerSec, rep.Rates.OutPerSec, rep.Rates.Unit = 8*rIn, 8*rOut, "bytes" // positions count 8-byte units
+			}
 		}
 		if redraw {
 			fmt.Fprint(stdout, "\x1b[H\x1b[2J") // home, erase the screen
@@ -193,15 +208,19 @@ func report(in *inspection) (*statReport, error) {
 		State:            liveness(st.Processes),
 		Processes:        []processReport{},
 	}
-	if st.Kind == ring.SPSC {
+	switch {
+	case st.Kind == ring.SPSC:
 		rel := st.Released
 		rep.Released = &rel
-	} else {
+	case st.Kind == ring.MPMC:
 		slots, err := in.slots()
 		if err != nil {
 			return nil, err
 		}
 		rep.Slots = &slots
+	case isBytes(st.Kind):
+		used, free := st.BytesUsed, st.BytesFree
+		rep.BytesUsed, rep.BytesFree = &used, &free
 	}
 	for _, p := range st.Processes {
 		rep.Processes = append(rep.Processes, processReport{Record: p.Record, PID: p.PID, Role: role(p), Alive: p.Alive, Unjudged: p.Unjudged})
@@ -226,16 +245,31 @@ func printStat(w io.Writer, rep *statReport, asJSON, watching bool) error {
 	fmt.Fprintf(tw, "ring\t%s\n", rep.Path)
 	fmt.Fprintf(tw, "kind\t%s\n", rep.Kind)
 	fmt.Fprintf(tw, "version\t%d\n", rep.Version)
-	fmt.Fprintf(tw, "capacity\t%s x %s\n", plural(rep.Capacity, "slot"), plural(rep.SlotSize, "byte"))
+	byteRing := rep.BytesUsed != nil
+	if byteRing {
+		fmt.Fprintf(tw, "capacity\t%s of data, messages up to %s\n", plural(rep.Capacity, "byte"), plural(rep.SlotSize, "byte"))
+	} else {
+		fmt.Fprintf(tw, "capacity\t%s x %s\n", plural(rep.Capacity, "slot"), plural(rep.SlotSize, "byte"))
+	}
 	fmt.Fprintf(tw, "size\t%s (file %s)\n", plural(rep.Size, "byte"), plural(rep.FileSize, "byte"))
 	fmt.Fprintf(tw, "creator\tpid %d, %s\n", rep.CreatorPID, rep.Created.Format(time.RFC3339))
-	fmt.Fprintf(tw, "tail\t%d (producer position)\n", rep.Tail)
-	if rep.Released != nil {
+	switch {
+	case byteRing:
+		fmt.Fprintf(tw, "tail\t%d (producer position, in 8-byte units)\n", rep.Tail)
+		fmt.Fprintf(tw, "head\t%d (consumer position, in 8-byte units)\n", rep.Head)
+	case rep.Released != nil:
+		fmt.Fprintf(tw, "tail\t%d (producer position)\n", rep.Tail)
 		fmt.Fprintf(tw, "head\t%d (consumer position; released to the producer: %d)\n", rep.Head, *rep.Released)
-	} else {
+	default:
+		fmt.Fprintf(tw, "tail\t%d (producer position)\n", rep.Tail)
 		fmt.Fprintf(tw, "head\t%d (consumer position)\n", rep.Head)
 	}
-	fmt.Fprintf(tw, "queued\t%d of %d (%.1f%% full)\n", rep.Queued, rep.Capacity, rep.FillPercent)
+	if byteRing {
+		fmt.Fprintf(tw, "queued\t%s\n", plural(rep.Queued, "message"))
+		fmt.Fprintf(tw, "bytes\t%d used (headers and padding included), %d free (%.1f%% full)\n", *rep.BytesUsed, *rep.BytesFree, rep.FillPercent)
+	} else {
+		fmt.Fprintf(tw, "queued\t%d of %d (%.1f%% full)\n", rep.Queued, rep.Capacity, rep.FillPercent)
+	}
 	if sl := rep.Slots; sl != nil {
 		fmt.Fprintf(tw, "slots\t%d free, %d full, %d being written, %d being read", sl.Free, sl.Full, sl.Writing, sl.Reading)
 		if sl.Abandoned > 0 {
@@ -254,7 +288,11 @@ func printStat(w io.Writer, rep *statReport, asJSON, watching bool) error {
 		plural(rep.ProducersWaiting, "producer"), plural(rep.ConsumersWaiting, "consumer"))
 	if watching {
 		if r := rep.Rates; r != nil {
-			fmt.Fprintf(tw, "rate\tin %.0f/s, out %.0f/s (over %.2fs)\n", r.InPerSec, r.OutPerSec, r.Seconds)
+			unit := ""
+			if r.Unit != "" {
+				unit = " " + r.Unit
+			}
+			fmt.Fprintf(tw, "rate\tin %.0f%s/s, out %.0f%s/s (over %.2fs)\n", r.InPerSec, unit, r.OutPerSec, unit, r.Seconds)
 		} else {
 			fmt.Fprintf(tw, "rate\t(measuring)\n")
 		}

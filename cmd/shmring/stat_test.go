@@ -196,6 +196,11 @@ func TestStatErrors(t *testing.T) {
 		{"other version", scribbled("other", 8, uint32(next)),
 			fmt.Sprintf(`is not a ring this shmring can read: version %d is not the supported version %d`, next, ring.LayoutVersion)},
 		{"bad capacity", scribbled("cap", 16, 1000), `is a corrupt ring: capacity 1000 is not a power of two`},
+		{"unknown kind", scribbled("kind", 12, 7), `is a ring of a kind this shmring does not know \(made by a newer shmring, or its header is corrupt\): ` +
+			`kind 7 is not SPSC \(1\), MPMC \(2\), SPSCBytes \(3\) or MPSCBytes \(4\)\n$`},
+		{"kind 0", scribbled("kind0", 12, 0), `is a ring of a kind this shmring does not know .*: kind 0 is not SPSC`},
+		{"fixed ring called a byte ring", scribbled("bytes", 12, uint32(ring.SPSCBytes)),
+			`is a corrupt ring: capacity 4 is below 64 bytes, the smallest data area of a byte ring\n$`},
 		{"truncated", truncated, fmt.Sprintf(`is a corrupt ring: total size %d exceeds the 8192-byte region \(truncated\?\)`, truncatedSize)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -45,22 +45,22 @@ newline and without one after it). Every other message is printed as it
 is, followed by a newline. -0 does the same with NUL bytes for newlines, as
 the inverse of send -0; -raw with -n 1 is the inverse of send -raw.
 
-Tail is a consumer, and what it prints is gone from the ring: on an SPSC ring
-it takes the consumer role, and fails if another live process holds it; on an
-MPMC ring it competes with the other consumers, and each message goes to one
-of them. It waits for messages, and across the death of a producer for the
-next one, until the ring is shut down and drained, -n messages are printed,
-or it is interrupted (Ctrl-C); then it closes its handle, which gives the
-role back, and exits 0.
+Tail is a consumer, and what it prints is gone from the ring: on an spsc,
+spsc-bytes or mpsc-bytes ring it takes the consumer role, and fails if
+another live process holds it; on an mpmc ring it competes with the other
+consumers, and each message goes to one of them. It waits for messages, and
+across the death of a producer for the next one, until the ring is shut down
+and drained, -n messages are printed, or it is interrupted (Ctrl-C); then it
+closes its handle, which gives the role back, and exits 0.
 
 Tail writes each message to standard output before it takes the next, and
 stops at the first write that fails, with status 1, leaving the message it
-could not write in the ring: first in line on an SPSC ring; queued again at
-the tail of an MPMC ring, whose other consumers may already have taken the
-ones after it (and lost if the ring has no room left to take it back, which
-tail then says). When standard output is a pipe or a socket whose reader
-goes away (tail PATH | head -1), tail stops as soon as it sees that, even
-while it waits for a message.`,
+could not write in the ring: first in line on a ring with one consumer;
+queued again at the tail of an mpmc ring, whose other consumers may already
+have taken the ones after it (and lost if the ring has no room left to take
+it back, which tail then says). When standard output is a pipe or a socket
+whose reader goes away (tail PATH | head -1), tail stops as soon as it sees
+that, even while it waits for a message.`,
 	flags: func(fs *flag.FlagSet) *tailOptions {
 		o := &tailOptions{}
 		fs.IntVar(&o.n, "n", 0, "stop after `N` messages (0: no limit)")
@@ -164,8 +164,10 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 		}
 		return failf(stderr, "tail", "%v: stopped after %s; message %d is still in %s, %s",
 			we.err, plural(printed, "message"), we.seq, p, where)
-	case errors.Is(err, ring.ErrBusy):
+	case errors.Is(err, ring.ErrBusy) && r.Config().Kind == ring.SPSC:
 		return failf(stderr, "tail", "%s: %v: an SPSC ring has one consumer", p, err)
+	case errors.Is(err, ring.ErrBusy) && r.Config().Kind != ring.MPMC:
+		return failf(stderr, "tail", "%s: %v: an %s ring has one consumer", p, err, r.Config().Kind)
 	}
 	return failf(stderr, "tail", "%s: %v", p, err)
 }

@@ -23,9 +23,9 @@ import (
 // Tail, in this process, prints what a producer process sends, and returns
 // once the producer has shut the ring down and tail has drained it.
 func TestTailPrintsWhatAnotherProcessSends(t *testing.T) {
-	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC} {
+	for _, kind := range allKinds {
 		t.Run(kind.String(), func(t *testing.T) {
-			path := newRing(t, t.TempDir(), "r", ring.Config{Kind: kind, Capacity: 4, SlotSize: 16})
+			path := newRing(t, t.TempDir(), "r", cfgOf(kind, 4, 16))
 			prod := startChild(t, "ops-produce", envRing+"="+path, envCount+"=20", envShutdown+"=1")
 
 			type result struct {
@@ -185,9 +185,9 @@ func TestTailConsumerBusy(t *testing.T) {
 // once (not at its next write), stops without taking another message, and
 // gives the consumer role back.
 func TestTailOutputClosed(t *testing.T) {
-	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC} {
+	for _, kind := range allKinds {
 		t.Run(kind.String(), func(t *testing.T) {
-			path := newRing(t, t.TempDir(), "r", ring.Config{Kind: kind, Capacity: 4, SlotSize: 16})
+			path := newRing(t, t.TempDir(), "r", cfgOf(kind, 4, 16))
 			tailer := startChild(t, "ops-cli", envArgs+"=tail\n"+path+"\n-text")
 			r := openRing(t, path)
 			require.NoError(t, r.Push(context.Background(), []byte("one")))
@@ -210,11 +210,11 @@ func TestTailOutputClosed(t *testing.T) {
 	}
 }
 
-// kept is where Consume keeps a message fn refused: first in line on an
-// SPSC ring, queued again at the tail of an MPMC ring. msgs are the
-// messages queued, and refused is the index of the refused one.
+// kept is where Consume keeps a message fn refused: first in line on a
+// ring with one consumer, queued again at the tail of an MPMC ring. msgs
+// are the messages queued, and refused is the index of the refused one.
 func kept(kind ring.Kind, msgs []string, refused int) []string {
-	if kind == ring.SPSC {
+	if kind != ring.MPMC {
 		return msgs[refused:]
 	}
 	return append(append([]string{}, msgs[refused+1:]...), msgs[refused])
@@ -225,10 +225,10 @@ func kept(kind ring.Kind, msgs []string, refused int) []string {
 // the one it could not write too, where the kind of ring keeps it.
 func TestTailStdoutFull(t *testing.T) {
 	const n = 5
-	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC} {
+	for _, kind := range allKinds {
 		for _, mode := range []string{"-lines", "-text", "-raw", "-hex"} {
 			t.Run(kind.String()+mode, func(t *testing.T) {
-				path := newRing(t, t.TempDir(), "r", ring.Config{Kind: kind, Capacity: 8, SlotSize: 16})
+				path := newRing(t, t.TempDir(), "r", cfgOf(kind, 8, 16))
 				r := openRing(t, path)
 				var want []string
 				for i := range n {
@@ -299,9 +299,9 @@ func TestTailIntoHead(t *testing.T) {
 		t.Skip("no head command:", err)
 	}
 	const n = 256
-	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC} {
+	for _, kind := range allKinds {
 		t.Run(kind.String(), func(t *testing.T) {
-			path := newRing(t, t.TempDir(), "r", ring.Config{Kind: kind, Capacity: n, SlotSize: 1024})
+			path := newRing(t, t.TempDir(), "r", cfgOf(kind, n, 1024))
 			r := openRing(t, path)
 			var msgs []string
 			for i := range n { // 256 KiB: four times what a pipe holds
@@ -369,7 +369,7 @@ func TestTailLinesInverseOfSend(t *testing.T) {
 	}
 	// With -0, NUL bytes and newlines swap places in the same files.
 	swap := strings.NewReplacer("\n", "\x00", "\x00", "\n")
-	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC} {
+	for _, kind := range allKinds {
 		for _, mode := range []struct {
 			name       string
 			send, tail []string
@@ -384,7 +384,7 @@ func TestTailLinesInverseOfSend(t *testing.T) {
 			t.Run(kind.String()+" "+mode.name, func(t *testing.T) {
 				for _, f := range files {
 					f = mode.file(f)
-					path := newRing(t, t.TempDir(), "r", ring.Config{Kind: kind, Capacity: 16, SlotSize: mode.slot})
+					path := newRing(t, t.TempDir(), "r", cfgOf(kind, 16, mode.slot))
 					withStdin(t, strings.NewReader(f))
 					status, _, errOut := runCmd(append(append([]string{"send", "-shutdown"}, mode.send...), path)...)
 					require.Equal(t, 0, status, "%q: %s", f, errOut)
@@ -430,9 +430,9 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 // takes the next; the first one it fails to write stays in the ring, and
 // tail takes nothing more.
 func TestTailWritesEachMessage(t *testing.T) {
-	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC} {
+	for _, kind := range allKinds {
 		t.Run(kind.String(), func(t *testing.T) {
-			path := newRing(t, t.TempDir(), "r", ring.Config{Kind: kind, Capacity: 8, SlotSize: 16})
+			path := newRing(t, t.TempDir(), "r", cfgOf(kind, 8, 16))
 			r := openRing(t, path)
 			for _, m := range []string{"a", "", "ccc", "dddd", "eeeee"} {
 				require.NoError(t, r.TryPush([]byte(m)))
