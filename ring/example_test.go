@@ -1,6 +1,7 @@
 package ring_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/shmring/shmring/ring"
@@ -305,4 +307,82 @@ func ExampleRing_TryPushBatch() {
 	n, err := r.TryPushBatch([][]byte{[]byte("ab"), []byte("toolong"), []byte("cd")})
 	fmt.Println(n, err)
 	// Output: 1 ring: message of 7 bytes exceeds the slot size 4
+}
+
+// Reserve hands out room in the ring to build a message in place, here by
+// appending to the view (within its capacity, so in place); Commit
+// publishes what was written, which may be shorter than the reservation:
+// on a byte ring the record is as long as the message. PopFunc reads it
+// where it lies: no copy on either side. Abort gives a reservation back
+// unseen.
+func ExampleRing_Reserve() {
+	r, err := ring.Anonymous(ring.Config{Kind: ring.SPSCBytes, Capacity: 4096})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+
+	view, err := r.Reserve(ctx, 256) // waits for room, like Push
+	if err != nil {
+		log.Fatal(err)
+	}
+	msg := strconv.AppendInt(append(view[:0], "order #"...), 1234, 10)
+	if err := r.Commit(len(msg)); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(view), len(msg), r.Stats().BytesUsed) // 8 bytes of header and 11 of message, rounded up to 8
+
+	view, err = r.TryReserve(16)
+	if err != nil {
+		log.Fatal(err)
+	}
+	copy(view, "never sent")
+	fmt.Println(r.Abort(), r.Len())
+
+	_, err = r.PopFunc(ctx, 10, func(m []byte) { fmt.Printf("%q\n", m) })
+	fmt.Println(err)
+	// Output:
+	// 256 11 24
+	// <nil> 1
+	// "order #1234"
+	// <nil>
+}
+
+// A byte ring (SPSCBytes, or MPSCBytes for many producers) carries messages
+// of any length up to its largest, by default a quarter of its data area
+// of Capacity bytes: each takes its length and an 8-byte header, rounded up
+// to 8, rather than a slot sized for the largest. PopFunc hands out views
+// into the data area: zero copies.
+func Example_byteRing() {
+	r, err := ring.Anonymous(ring.Config{Kind: ring.MPSCBytes, Capacity: 64 << 10})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	cfg := r.Config()
+	fmt.Println(cfg.Kind, cfg.Capacity, cfg.SlotSize)
+
+	for i, n := range []int{1, 100, 5000, 16384} {
+		if err := r.TryPush(bytes.Repeat([]byte{'a' + byte(i)}, n)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println(errors.Is(r.TryPush(make([]byte, 16385)), ring.ErrTooLarge))
+	st := r.Stats()
+	fmt.Println(st.Len, st.BytesUsed, st.BytesFree)
+
+	n, err := r.PopFunc(context.Background(), 10, func(msg []byte) {
+		fmt.Printf("%d bytes of %c\n", len(msg), msg[0]) // msg is valid until fn returns: copy what you keep
+	})
+	fmt.Println(n, err, r.Stats().BytesUsed)
+	// Output:
+	// mpsc-bytes 65536 16384
+	// true
+	// 4 21528 44008
+	// 1 bytes of a
+	// 100 bytes of b
+	// 5000 bytes of c
+	// 16384 bytes of d
+	// 4 <nil> 0
 }
