@@ -60,9 +60,11 @@ type childOptions struct {
 	fd       int    // fd transports: the inherited descriptor
 	capacity int    // chan and memcpy: slots, as the rings have
 	gap      time.Duration
-	mixed    bool // message i is mixedLen(i) bytes (size is then the largest); fd transports frame them
-	reserve  bool // ring producer: write in place with Reserve/Commit
-	zerocopy bool // ring consumer: check messages in the ring (PopFunc), no copy out
+	mixed    bool   // message i is mixedLen(i) bytes (size is then the largest); fd transports frame them
+	reserve  bool   // ring producer: write in place with Reserve/Commit
+	zerocopy bool   // ring consumer: check messages in the ring (PopFunc), no copy out
+	netw     string // conn modes: shm, unix or tcp
+	addr     string // conn modes: where the client dials (shm and unix: a path)
 }
 
 func runBenchChild(args []string, stdout, stderr io.Writer) int {
@@ -83,6 +85,8 @@ func runBenchChild(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.mixed, "mixed", false, "mixed message sizes")
 	fs.BoolVar(&o.reserve, "reserve", false, "write in place")
 	fs.BoolVar(&o.zerocopy, "zerocopy", false, "read in place")
+	fs.StringVar(&o.netw, "net", "", "conn network")
+	fs.StringVar(&o.addr, "addr", "", "conn address")
 	if err := fs.Parse(args); err != nil {
 		return statusBadArgs
 	}
@@ -135,9 +139,9 @@ type childHandler func(args []int64, stdout io.Writer) (string, error)
 
 func newChildRole(o childOptions) (childHandler, func(), error) {
 	switch o.mode {
-	case "ring", "unix", "pipe", "chan", "memcpy":
+	case "ring", "unix", "pipe", "chan", "memcpy", "conn":
 		return newTransferRole(o)
-	case "ring-rtt", "unix-rtt":
+	case "ring-rtt", "unix-rtt", "conn-rtt":
 		return newLatencyRole(o)
 	case "idle":
 		return newIdleRole(o)

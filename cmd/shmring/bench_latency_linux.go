@@ -39,7 +39,7 @@ func (e ringEnd) recv(buf []byte) error {
 	return err
 }
 
-type fdEnd struct{ f *os.File }
+type fdEnd struct{ f io.ReadWriter }
 
 func (e fdEnd) send(msg []byte) error { _, err := e.f.Write(msg); return err }
 func (e fdEnd) recv(buf []byte) error { _, err := io.ReadFull(e.f, buf); return err }
@@ -80,11 +80,17 @@ func newLatencyRole(o childOptions) (childHandler, func(), error) {
 			return nil, nil, fmt.Errorf("descriptor %d not inherited", o.fd)
 		}
 		end, cleanup = fdEnd{f}, func() { f.Close() }
+	case "conn-rtt":
+		c, release, err := newConnEnd(o)
+		if err != nil {
+			return nil, nil, err
+		}
+		end, cleanup = fdEnd{c}, release
 	default:
 		return nil, nil, fmt.Errorf("unknown latency mode %q", o.mode)
 	}
-	buf := make([]byte, 8)
-	msg := make([]byte, 8)
+	buf := make([]byte, o.size)
+	msg := make([]byte, o.size)
 	if o.role == "pong" {
 		return func(args []int64, stdout io.Writer) (string, error) {
 			if err := argsN(args, 1); err != nil {
@@ -141,6 +147,7 @@ type latencyCell struct {
 	cfg        *benchConfig
 	rings      []*ring.Ring
 	ping, pong *benchProc
+	release    func() // conn rows: see connSetup
 }
 
 func (c *latencyCell) name() string { return c.row.Key }
@@ -158,6 +165,9 @@ func (c *latencyCell) start() (err error) {
 			killAll([]*benchProc{c.ping, c.pong})
 			for _, r := range c.rings {
 				r.Close()
+			}
+			if c.release != nil {
+				c.release()
 			}
 		}
 	}()
@@ -195,13 +205,21 @@ func (c *latencyCell) start() (err error) {
 			}
 		}
 		pingSetup, pongSetup = give(a), give(b)
+	case "conn-rtt":
+		server, client, release, err := connSetup(rowNet(c.row))
+		if err != nil {
+			return err
+		}
+		c.release = release
+		pingSetup, pongSetup = client, server
 	default:
 		return fmt.Errorf("unknown latency mode %q", c.row.mode)
 	}
-	if c.ping, err = startProc(c.name()+" ping", append(args, "-role", "ping", "-cpus", c.cpu(0)), pingSetup); err != nil {
+	// The pong first: a conn row's server listens before its client dials.
+	if c.pong, err = startProc(c.name()+" pong", append(slices.Clone(args), "-role", "pong", "-cpus", c.cpu(1)), pongSetup); err != nil {
 		return err
 	}
-	c.pong, err = startProc(c.name()+" pong", append(args, "-role", "pong", "-cpus", c.cpu(1)), pongSetup)
+	c.ping, err = startProc(c.name()+" ping", append(slices.Clone(args), "-role", "ping", "-cpus", c.cpu(0)), pingSetup)
 	return err
 }
 
@@ -233,6 +251,9 @@ func (c *latencyCell) stop() error {
 	err := stopAll([]*benchProc{c.ping, c.pong})
 	for _, r := range c.rings {
 		r.Close()
+	}
+	if c.release != nil {
+		c.release()
 	}
 	return err
 }

@@ -189,6 +189,9 @@ func throughputRows(cfg *benchConfig) []*rowSpec {
 		{Key: "mpsc-bytes-2p", Label: "shmring MPSCBytes Push/Pop, 2P 1C", group: groupShm, mode: "ring", kind: ring.MPSCBytes, producers: 2, consumers: 1, sizes: []int{8, 64}},
 		{Key: "spsc-bytes-zc", Label: "shmring SPSCBytes Push (a copy), PopFunc", group: groupShm, mode: "ring", kind: ring.SPSCBytes, producers: 1, consumers: 1, args: []string{"-zerocopy"}, onlySize: 64 << 10},
 		{Key: "spsc-bytes-reserve", Label: "shmring SPSCBytes Reserve/Commit, PopFunc", group: groupShm, mode: "ring", kind: ring.SPSCBytes, producers: 1, consumers: 1, args: []string{"-reserve", "-zerocopy"}, onlySize: 64 << 10},
+		{Key: "conn-shm", Label: "shmnet net.Conn, 1 MiB writes", group: groupShm, mode: "conn", producers: 1, consumers: 1, args: []string{"-net", "shm"}, onlySize: 1 << 20},
+		{Key: "conn-unix", Label: "unix socket net.Conn, 1 MiB writes", Short: "unix conn", group: groupIPC, mode: "conn", producers: 1, consumers: 1, args: []string{"-net", "unix"}, onlySize: 1 << 20},
+		{Key: "conn-tcp", Label: "TCP loopback net.Conn, 1 MiB writes", Short: "TCP conn", group: groupIPC, mode: "conn", producers: 1, consumers: 1, args: []string{"-net", "tcp"}, onlySize: 1 << 20},
 		{Key: "mixed-bytes", Label: "shmring SPSCBytes, 1 MiB of data", group: groupShm, mode: "ring", kind: ring.SPSCBytes, producers: 1, consumers: 1, mixed: true, ringCap: 1 << 20, ringSlot: mixedMax},
 		{Key: "mixed-slots", Label: "shmring SPSC, 256 slots of 64 KiB", group: groupShm, mode: "ring", kind: ring.SPSC, producers: 1, consumers: 1, mixed: true, ringCap: 256, ringSlot: mixedMax},
 		{Key: "mixed-unix", Label: "unix socket, bufio 64 KiB, length-prefixed", Short: "unix+bufio", group: groupIPC, mode: "unix", producers: 1, consumers: 1, args: []string{"-bufio"}, mixed: true},
@@ -213,6 +216,9 @@ func latencyRows(cfg *benchConfig) []*rowSpec {
 		{Key: "rtt-block", Label: "shmring, blocking (spin, then futex)", group: groupShm, mode: "ring-rtt"},
 		{Key: "rtt-block-gap", Label: "shmring, blocking, " + gap + " between pings", group: groupShm, mode: "ring-rtt", args: []string{"-gap", gap}, gap: cfg.gap},
 		{Key: "rtt-unix", Label: "unix socket", group: groupIPC, mode: "unix-rtt"},
+		{Key: "conn-rtt-shm", Label: "shmnet net.Conn, 64 B", group: groupShm, mode: "conn-rtt", args: []string{"-net", "shm", "-size", "64"}},
+		{Key: "conn-rtt-unix", Label: "unix socket net.Conn, 64 B", group: groupIPC, mode: "conn-rtt", args: []string{"-net", "unix", "-size", "64"}},
+		{Key: "conn-rtt-tcp", Label: "TCP loopback net.Conn, 64 B", group: groupIPC, mode: "conn-rtt", args: []string{"-net", "tcp", "-size", "64"}},
 		{Key: "c-rtt", Label: "C index rings, spinning", group: groupC, mode: "rtt"},
 	}
 }
@@ -225,7 +231,8 @@ var runOrder = []string{
 	"spsc-bytes", "spsc-spin", "spsc", "c-index", "c-index-batch", "spsc-batch", "memcpy", "unix-bufio",
 	"mpmc", "c-vyukov", "mpmc-2p1c", "mpsc-bytes-2p", "mpmc-2p2c", "spsc-bytes-zc", "spsc-bytes-reserve",
 	"mixed-bytes", "mixed-unix", "mixed-slots", "mixed-pipe", "c-v1", "unix", "pipe", "pipe-bufio", "chan",
-	"rtt-block", "rtt-spin", "c-rtt", "rtt-unix", "rtt-block-gap",
+	"conn-shm", "conn-unix", "conn-tcp",
+	"rtt-block", "rtt-spin", "c-rtt", "rtt-unix", "conn-rtt-shm", "conn-rtt-unix", "conn-rtt-tcp", "rtt-block-gap",
 }
 
 func (r *rowSpec) hasSize(size int) bool {

@@ -285,10 +285,15 @@ func benchMemoryNeed(cfg *benchConfig) (uint64, string, error) {
 		}
 		// The largest C ring: Vyukov cells and v1 slots add at most 64
 		// bytes of header to a message, the index ring none.
-		need := satAdd(satMul(capacity, s+64), 4096)
+		var need uint64
+		cRing := false
 		for _, row := range throughputRows(cfg) {
 			if !row.inGroup(cfg, size) {
 				continue
+			}
+			if row.group == groupC && !cRing {
+				cRing = true
+				need = satAdd(need, satAdd(satMul(capacity, s+64), 4096))
 			}
 			switch row.mode {
 			case "ring":

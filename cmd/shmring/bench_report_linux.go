@@ -277,6 +277,8 @@ func ratioTargets(batch int) []ratioTarget {
 		{"reserve-vs-push-64k", "64 KiB: SPSCBytes Reserve/Commit ÷ Push of a copy (PopFunc both)", "spsc-bytes-reserve", "spsc-bytes-zc", 64 << 10, ">=", 1},
 		{"rtt-spin-vs-c", "round trip, spinning: shmring ÷ C index rings (median)", "rtt-spin", "c-rtt", 0, "<=", 1.15},
 		{"rtt-unix-vs-spin", "round trip: unix socket ÷ shmring spinning (median)", "rtt-unix", "rtt-spin", 0, ">=", 100},
+		{"conn-rtt-unix-vs-shm", "net.Conn round trip, 64 B: unix socket ÷ shmnet (median)", "conn-rtt-unix", "conn-rtt-shm", 0, ">=", 20},
+		{"conn-stream-vs-unix", "net.Conn stream of 1 MiB writes: shmnet ÷ unix socket", "conn-shm", "conn-unix", 1 << 20, ">=", 3},
 	}
 }
 
@@ -425,7 +427,7 @@ func writeReport(w io.Writer, rep *benchReport) {
 	}
 
 	if len(rep.Latency) > 0 {
-		fmt.Fprintf(w, "\n%-*s %9s %-17s %9s %9s %12s\n", lw, "Round trip, 8-byte ping-pong", "median", " (min–max)", "p99", "p99.9", "trips/run")
+		fmt.Fprintf(w, "\n%-*s %9s %-17s %9s %9s %12s\n", lw, "Round trip, 8-byte ping-pong (net.Conn: 64 B)", "median", " (min–max)", "p99", "p99.9", "trips/run")
 		for _, r := range rep.Latency {
 			if r.P50.N == 0 {
 				fmt.Fprintf(w, "  %-*s failed: %s\n", lw-2, r.Label, firstLine(r.Error))
@@ -595,6 +597,8 @@ func sizeName(size int) string {
 	switch {
 	case size == mixedSize:
 		return "mixed-size (16 B–64 KiB)"
+	case size >= 1<<20 && size%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", size>>20)
 	case size >= 1<<10 && size%(1<<10) == 0:
 		return fmt.Sprintf("%d KiB", size>>10)
 	}

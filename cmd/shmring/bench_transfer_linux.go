@@ -169,6 +169,15 @@ func newTransferRole(o childOptions) (childHandler, func(), error) {
 			return fdProducer(f, o), func() { f.Close() }, nil
 		}
 		return fdConsumer(f, o), func() { f.Close() }, nil
+	case "conn":
+		c, release, err := newConnEnd(o)
+		if err != nil {
+			return nil, nil, err
+		}
+		if o.role == "producer" {
+			return fdProducer(c, o), release, nil
+		}
+		return fdConsumer(c, o), release, nil
 	}
 	return nil, nil, fmt.Errorf("unknown transfer mode %q", o.mode)
 }
@@ -281,7 +290,7 @@ func ringConsumer(ctx context.Context, r *ring.Ring, o childOptions) childHandle
 	}
 }
 
-func fdProducer(f *os.File, o childOptions) childHandler {
+func fdProducer(f io.Writer, o childOptions) childHandler {
 	msg := make([]byte, o.size)
 	id := uint64(o.id) << seqBits
 	var w io.Writer = f
@@ -319,7 +328,7 @@ func fdProducer(f *os.File, o childOptions) childHandler {
 	}
 }
 
-func fdConsumer(f *os.File, o childOptions) childHandler {
+func fdConsumer(f io.Reader, o childOptions) childHandler {
 	buf := make([]byte, o.size)
 	var rd io.Reader = f
 	if o.bufio {
@@ -442,6 +451,7 @@ type transferCell struct {
 	consumers []*benchProc
 	self      *benchProc // chan, memcpy
 	mem       int        // bytes the transport holds: the ring, or kernel and bufio buffers
+	release   func()     // conn rows: the socket directory and listener copy, once the children are gone
 }
 
 // memory is what the transport holds between the processes, in bytes.
@@ -473,6 +483,9 @@ func (c *transferCell) start() (err error) {
 			killAll(c.procs())
 			if c.ring != nil {
 				c.ring.Close()
+			}
+			if c.release != nil {
+				c.release()
 			}
 		}
 	}()
@@ -540,6 +553,13 @@ func (c *transferCell) start() (err error) {
 			c.mem += 2 * bufioSize
 		}
 		return c.startParticipants(base, give(pf), give(cf))
+	case "conn":
+		server, client, release, err := connSetup(rowNet(c.row))
+		if err != nil {
+			return err
+		}
+		c.release = release
+		return c.startParticipants(base, client, server)
 	}
 	return fmt.Errorf("unknown transport mode %q", c.row.mode)
 }
@@ -677,6 +697,9 @@ func (c *transferCell) stop() error {
 	err := stopAll(c.procs())
 	if c.ring != nil {
 		c.ring.Close()
+	}
+	if c.release != nil {
+		c.release()
 	}
 	return err
 }
