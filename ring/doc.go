@@ -1,5 +1,6 @@
 // Package ring lays lock-free queues on shared memory: a header and a fixed
-// number of fixed-size slots, in a region that several processes map. The
+// number of fixed-size slots, or a data area of variable-length records, in
+// a region that several processes map. The
 // processes coordinate with atomic operations on the mapped words alone: no
 // locks, no sockets, no daemon, and no system call on the fast path.
 //
@@ -19,6 +20,23 @@
 // a process that dies can be undone. Use it for a pool of workers, or fan-in
 // from several processes.
 //
+// The byte rings carry messages of any length up to a configured maximum,
+// each taking its length plus an 8-byte header (rounded up to 8 bytes) in a
+// data area of Capacity bytes, instead of a slot sized for the largest. An
+// SPSCBytes ring is the SPSC index ring with records for slots. An MPSCBytes
+// ring takes any number of producer processes and one consumer process: a
+// producer claims its record with a compare-and-swap on the header at the
+// end of the queue and commits it with one store; the consumer sees the
+// records in the order of their claims. See bytes.go for the protocol.
+//
+// # Writing in place
+//
+// Every kind takes in-place writes: Reserve (or TryReserve) returns a
+// writable view of room in the ring, Commit publishes what was written there
+// (possibly shorter than reserved) and Abort gives the room back. With
+// PopFunc on the other side, a message is never copied. A handle has one
+// reservation open at a time.
+//
 // # Process model
 //
 // A process maps the region (Create, Open, Anonymous, Inherit, or its own
@@ -29,6 +47,8 @@
 // time and pid namespace) into the header: a second producer is refused with
 // ErrBusy, in another process or in this one. Close gives the roles up. On an
 // MPMC ring each handle takes a process record on first use (64 at most).
+// SPSCBytes has SPSC's roles; on an MPSCBytes ring the consumer takes a role
+// and each producer handle a record (63 at most).
 //
 // Within a process: an SPSC handle is pushed by one goroutine at a time and
 // popped by one goroutine at a time; an MPMC handle may be used by any number

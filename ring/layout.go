@@ -17,9 +17,9 @@ package ring
 // +---------------------------------------------------------------+
 // |                        version (u32) = 2                      |  8
 // +---------------------------------------------------------------+
-// |                  kind (u32): 1 SPSC, 2 MPMC                   | 12
+// |  kind (u32): 1 SPSC, 2 MPMC, 3 SPSCBytes, 4 MPSCBytes          | 12
 // +---------------------------------------------------------------+
-// |                capacity (u32): slots, power of two            | 16
+// |  capacity (u32): slots, power of two (byte kinds: bytes of data)| 16
 // +---------------------------------------------------------------+
 // |                slot size (u32): largest message               | 20
 // +---------------------------------------------------------------+
@@ -57,7 +57,8 @@ package ring
 // +===============================================================+
 // |  reserved (u64)                                               | 1024
 // +===============================================================+
-// |  reserved                                                     | 1152
+// |  MPSCBytes: epochs: 64 x u32, one per process record          | 1280
+// |  reserved                                                     |
 // +===============================================================+
 // |  process records: 64 x 32 bytes                               | 2048
 // |    owner (u64)  = pid<<32 | handle token; 0 = free            |
@@ -77,6 +78,10 @@ package ring
 // |    MPMC: seq (u64) | claim (u64) | length (u32) | reserved    |
 // |          (u32) | payload                                      |
 // |  slot 1 ...                                                   | + stride
+// +---------------------------------------------------------------+
+// |  byte kinds instead: the data area, capacity bytes of records  | 4096
+// |    (an 8-byte header, state<<32 | length, then the payload:   |
+// |    see bytes.go)                                               |
 // +---------------------------------------------------------------+
 //
 // Who writes what:

@@ -116,9 +116,9 @@ type Options struct {
 	// producer (or consumer) process has died, for a replacement to take
 	// over its role, instead of returning ErrPeerDead.
 	WaitForPeer bool
-	// Grace is how long an MPMC slot may stay claimed and unfinished before
-	// this process checks whether its claimer is still alive, and if not,
-	// recovers the slot (default 20ms). A live claimer is never overridden,
+	// Grace is how long an MPMC slot (or an MPSCBytes record) may stay
+	// claimed and unfinished before this process checks whether its claimer
+	// is still alive, and if not, recovers the slot (default 20ms). A live claimer is never overridden,
 	// however slow: Grace only paces the checks.
 	Grace time.Duration
 }

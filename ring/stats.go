@@ -27,7 +27,7 @@ type Stats struct {
 
 	CreatorPID int
 	Created    time.Time
-	Size       int // bytes of the ring: header and slots
+	Size       int // bytes of the ring: header and slots (or data area)
 
 	Processes []Process // the process records in use
 }
