@@ -3,7 +3,7 @@ package shmnet
 // The listener's half of the handshake (see handshake.go). Everything the
 // dialer sends is checked before it is used: the hello's fields, the
 // number and kind of descriptors, each memfd's seals and size, and the ring
-// header on it. The dialer may be any process that can connect, and may
+// header on it: a byte ring of the configuration shmnet makes (checkRing). The dialer may be any process that can connect, and may
 // lie; the worst it can do is fail its own connection.
 
 import (
@@ -172,14 +172,14 @@ func (l *Listener) attach(h hello, fds []int) (rx, tx *ring.Ring, regions []*shm
 		fds[i] = -1 // the region's now
 		regions = append(regions, reg)
 	}
-	want := ringConfig(MinBuffer).Kind
 	var rings [2]*ring.Ring
 	for i, reg := range regions {
 		what := [2]string{"up", "down"}[i]
 		r, err := ring.Attach(reg.Bytes())
-		if err == nil && r.Config().Kind != want {
-			r.Close()
-			err = fmt.Errorf("a %v ring, not %v", r.Config().Kind, want)
+		if err == nil {
+			if err = checkRing(r.Config(), reg.Size(), l.cfg.MaxBuffer); err != nil {
+				r.Close()
+			}
 		}
 		if err != nil {
 			if rings[0] != nil {

@@ -8,28 +8,67 @@ import (
 	"github.com/shmring/shmring/ring"
 )
 
-// Sizes of the rings that carry a connection's bytes, one per direction.
+// Sizes of the rings that carry a connection's bytes, one per direction:
+// the bytes of each ring's data area (its header page comes on top).
 const (
 	// DefaultBuffer is the size of each direction's ring when the Dialer
 	// does not say.
 	DefaultBuffer = 1 << 20
-	// MinBuffer is the smallest ring a Dialer may ask for.
-	MinBuffer = 2 * recordSize
+	// MinBuffer is the smallest ring a Dialer may ask for: one page, which
+	// holds four records of a quarter of it. A small ring costs no
+	// correctness, only more waits and wake-ups per byte.
+	MinBuffer = 4 << 10
 	// DefaultMaxBuffer is the largest ring a listener accepts from a
 	// dialer when its ListenConfig does not say.
 	DefaultMaxBuffer = 64 << 20
 )
 
-// recordSize is the largest record a Write puts in a ring: a Write is cut
-// into records of at most this many bytes.
-const recordSize = 64 << 10
+// maxRecordSpan is the most bytes of a ring one record of a Write takes,
+// header included.
+//
+// A quarter of the ring is the byte ring's own limit, and keeps four
+// records in flight, so that the reader copies one out while the writer
+// copies the next in. Past 64 KiB a larger record gains nothing: the
+// 8-byte header is already a thousandth of a percent, net/http and gRPC
+// write 4-32 KiB at a time, and a larger record only makes the reader wait
+// longer for the first byte of a large Write (a record is visible once it
+// is whole) and leaves more padding where a record does not fit before the
+// end of the ring.
+const maxRecordSpan = 64 << 10
+
+// recordHeader is the byte ring's header per record (ring.Config): the
+// largest message is a span less this, so that full records tile the data
+// area without padding.
+const recordHeader = 8
 
 // ringConfig is the ring of one direction of a connection, for a buffer of
 // size bytes (a power of two, at least MinBuffer). It is the one place that
-// chooses the ring's kind: both ends go by it, the dialer to make the rings
-// and the listener to check what it was given.
+// chooses the ring's kind and its largest record: both ends go by it, the
+// dialer to make the rings and the listener to check what it was given.
 func ringConfig(size int) ring.Config {
-	return ring.Config{Kind: ring.SPSC, Capacity: size / recordSize, SlotSize: recordSize}
+	return ring.Config{Kind: ring.SPSCBytes, Capacity: size, SlotSize: min(size/4, maxRecordSpan) - recordHeader}
+}
+
+// checkRing says what is wrong, if anything, with a ring a dialer sent: on
+// a region of size bytes, it must be one ringConfig makes for a buffer
+// within the listener's limit max, and fill the region exactly. (A ring of
+// another kind would be read with another protocol; one of another largest
+// record would be written in records its dialer never agreed to.)
+func checkRing(cfg ring.Config, size, max int) error {
+	if want := ringConfig(MinBuffer).Kind; cfg.Kind != want {
+		return fmt.Errorf("a %v ring, not %v", cfg.Kind, want)
+	}
+	if err := checkBuffer("data area", cfg.Capacity, max); err != nil {
+		return err
+	}
+	want := ringConfig(cfg.Capacity)
+	if cfg.SlotSize != want.SlotSize {
+		return fmt.Errorf("a ring of %d bytes whose largest message is %d bytes, not %d", cfg.Capacity, cfg.SlotSize, want.SlotSize)
+	}
+	if need, _ := ring.Size(want); size != need {
+		return fmt.Errorf("a ring of %d bytes on a memfd of %d bytes, not %d", cfg.Capacity, size, need)
+	}
+	return nil
 }
 
 // checkBuffer validates a buffer size; what names it in errors.
@@ -53,7 +92,9 @@ type Dialer struct {
 	// two from MinBuffer up (and up to the listener's MaxBuffer); 0 means
 	// DefaultBuffer. A Write blocks while the ring it writes to is full
 	// (back-pressure), so the send buffer is how far a writer can run ahead
-	// of its reader. The dialer's process pays for both rings' memory.
+	// of its reader, less 8 bytes per record of at most 64 KiB (a quarter
+	// of the ring, if less). The dialer's process pays for both rings'
+	// memory, and a 4 KiB header page each.
 	SendBuffer    int
 	ReceiveBuffer int
 	// Wait is how this end's blocking Reads and Writes wait. The default,

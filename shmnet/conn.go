@@ -1,20 +1,26 @@
 package shmnet
 
-// A connection's data path: two SPSC rings, one per direction, on memory
-// both processes map.
+// A connection's data path: two SPSCBytes rings, one per direction, on
+// memory both processes map.
 //
 // Invariants:
 //   - One goroutine at a time pops rx (the holder of rsem) and one at a
-//     time pushes tx (the holder of wsem): the rings are single-producer,
-//     single-consumer. Close takes both semaphores before it releases the
-//     rings, so no call is inside a ring when its memory goes.
-//   - A Write is cut into records of at most maxRecord bytes, pushed in
-//     order; the record boundaries mean nothing to the reader.
+//     time writes tx (the holder of wsem): the rings are single-producer,
+//     single-consumer, and a handle has one reservation at a time. A Write
+//     holds wsem from its first byte to its last, so concurrent Writes
+//     arrive whole, one after the other. Close takes both semaphores
+//     before it releases the rings, so no call is inside a ring, and no
+//     reservation open, when its memory goes.
+//   - A Write is cut into records of at most maxRecord bytes (ringConfig),
+//     each reserved in tx, copied into once from the caller's buffer and
+//     committed, in order; the record boundaries mean nothing to the
+//     reader. Every reservation a Write makes is committed before it
+//     returns (a Commit that fails gives the room back).
 //   - rx's first record has been returned up to roff bytes by earlier
 //     Reads: a Read that cannot take a whole record copies what fits and
 //     refuses the record, which stays first in line (ring.Consume on an
-//     SPSC ring), so no byte is copied twice and none is held outside the
-//     ring.
+//     SPSCBytes ring), so no byte is copied twice and none is held outside
+//     the ring.
 //   - Every wait is on a context that ends on the direction's deadline,
 //     on Close and when the peer goes (the watcher sees its socket close);
 //     its cause says which.
@@ -65,9 +71,6 @@ type Conn struct {
 	rbuf    []byte // the buffer of the Read in progress
 	rn      int    // bytes of rbuf filled
 	consume func([]byte) error
-
-	// Owned by the holder of wsem.
-	records [][]byte
 
 	closed  atomic.Bool
 	watched chan struct{} // closed when the watcher has returned
@@ -198,47 +201,43 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if why := ended(ctx); why != nil {
 		return 0, c.writeError(why)
 	}
-	// In batches of at most a ring's worth of records: each batch is
-	// published with one store, and one wake-up if the reader sleeps.
-	batch := c.tx.Config().Capacity
+	// A record at a time, each committed as soon as it is copied: the
+	// reader starts on the first while this copies the next.
 	n := 0
 	for n < len(p) {
-		recs := c.records[:0]
-		end := n
-		for end < len(p) && len(recs) < batch {
-			k := min(len(p)-end, c.maxRecord)
-			recs = append(recs, p[end:end+k])
-			end += k
+		k := min(len(p)-n, c.maxRecord)
+		view, err := c.reserve(ctx, k)
+		if err == nil {
+			copy(view, p[n:n+k]) // the one copy: from p into the ring
+			err = c.tx.Commit(k)
 		}
-		done, err := c.tx.TryPushBatch(recs)
-		if err == ring.ErrFull {
-			err = c.poll(ctx, func() error {
-				k, err := c.tx.TryPushBatch(recs[done:])
-				done += k
-				if err == nil && done < len(recs) {
-					err = ring.ErrFull
-				}
-				return err
-			}, ring.ErrFull)
-		}
-		if err == ring.ErrFull {
-			var more int
-			more, err = c.tx.PushBatch(ctx, recs[done:])
-			done += more
-		}
-		for _, r := range recs[:done] {
-			n += len(r)
-		}
-		clear(recs) // no reference to p outlives the call
-		c.records = recs[:0]
 		if err != nil {
 			if errors.Is(err, context.Canceled) {
 				err = context.Cause(ctx)
 			}
 			return n, c.writeError(err)
 		}
+		n += k
 	}
 	return n, nil
+}
+
+// reserve returns a view of room for a record of k bytes in tx, waiting
+// for the room as long as ctx lasts. The caller holds wsem.
+func (c *Conn) reserve(ctx context.Context, k int) ([]byte, error) {
+	view, err := c.tx.TryReserve(k)
+	if err != ring.ErrFull {
+		return view, err
+	}
+	err = c.poll(ctx, func() error {
+		var err error
+		view, err = c.tx.TryReserve(k)
+		return err
+	}, ring.ErrFull)
+	if err != ring.ErrFull {
+		return view, err
+	}
+	return c.tx.Reserve(ctx, k)
 }
 
 // writeError is the error of a Write that stopped for why.

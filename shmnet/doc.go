@@ -7,14 +7,16 @@
 //	ln, err := shmnet.Listen("/run/app/api.sock") // a net.Listener
 //	conn, err := shmnet.Dial(ctx, "/run/app/api.sock") // a net.Conn
 //
-// The dialer makes two rings, one per direction, each on a memfd sealed
-// against shrinking and growing, and passes both descriptors to the
-// listener over the socket (SCM_RIGHTS) with a small versioned handshake
-// (see handshake.go); the listener checks them, maps them and answers.
-// From then on the bytes travel through the rings: a Write copies into
-// the ring, a Read copies out, and neither makes a system call while data
-// flows. A call that must wait spins briefly, then sleeps on a futex until
-// the other side wakes it: an idle connection costs no CPU.
+// The dialer makes two byte rings (ring.SPSCBytes), one per direction,
+// each on a memfd sealed against shrinking and growing, and passes both
+// descriptors to the listener over the socket (SCM_RIGHTS) with a small
+// versioned handshake (see handshake.go); the listener checks them, maps
+// them and answers. From then on the bytes travel through the rings: a
+// Write copies from its buffer straight into room reserved in the ring, in
+// records of at most 64 KiB, a Read copies out, and neither makes a system
+// call while data flows. A call that must wait spins briefly, then sleeps
+// on a futex until the other side wakes it: an idle connection costs no
+// CPU.
 //
 // The socket stays open beside the rings, with nothing crossing it, as
 // the sign that the peer lives. Each end has a goroutine parked reading

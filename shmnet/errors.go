@@ -11,7 +11,9 @@ var (
 	// ErrProtocol: the other end does not speak the shmnet handshake, or
 	// broke it: wrong magic, a truncated message, missing or extra
 	// descriptors, a descriptor that is not a sealed memfd of the size the
-	// handshake announced, a ring that is not of the expected kind.
+	// handshake announced, a ring that is not of the kind and size shmnet
+	// makes (a byte ring whose data area and largest record follow from
+	// the buffer size, filling its memfd).
 	ErrProtocol = errors.New("shmnet: handshake protocol violated")
 	// ErrVersion: the two ends speak different versions of the handshake.
 	ErrVersion = errors.New("shmnet: unsupported handshake version")

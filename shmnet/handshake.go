@@ -30,7 +30,12 @@ package shmnet
 //	+---------------------------------------------------------------+
 //
 // with exactly two descriptors, up then down, in one SCM_RIGHTS message
-// sent with the hello's bytes.
+// sent with the hello's bytes. Each is a memfd sealed against shrinking and
+// growing that holds exactly one ring (package ring's layout) of kind
+// SPSCBytes, whose data area is a power of two bytes from MinBuffer to the
+// listener's MaxBuffer and whose largest message is min(a quarter of it,
+// 64 KiB) less the 8-byte record header (ringConfig). The dialer is the
+// producer of up and the consumer of down.
 //
 // ack, 24 bytes and then text bytes:
 //
@@ -57,8 +62,9 @@ import (
 	"fmt"
 )
 
-// version is the handshake's version: 1, with SPSC rings of fixed slots.
-const version = 1
+// version is the handshake's version: 2, with SPSCBytes rings. (Version 1
+// carried SPSC rings of 64 KiB slots, which version 2 refuses.)
+const version = 2
 
 var magic = [8]byte{0x89, 'S', 'H', 'M', 'N', 'E', 'T', '\n'}
 

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shmring/shmring/ring"
+	"github.com/shmring/shmring/shm"
 	"github.com/shmring/shmring/shmnet"
 )
 
@@ -61,14 +62,29 @@ func readWireAck(t *testing.T, c net.Conn) (a wireAck, ok bool) {
 	return a, true
 }
 
-// spscRingFD returns the descriptor of a fresh ring of the kind shmnet
-// uses, and its size; both are released when the test ends.
-func spscRingFD(t *testing.T, kind ring.Kind) (int, uint64) {
+// wireVersion is the handshake's version, and wireRing the ring a
+// dialer sends for a buffer of size bytes, as the protocol states them: a
+// byte ring whose largest message is a quarter of it, at most 64 KiB, less
+// the record's 8-byte header.
+const wireVersion = 2
+
+func wireRing(size int) ring.Config {
+	return ring.Config{Kind: ring.SPSCBytes, Capacity: size, SlotSize: min(size/4, 64<<10) - 8}
+}
+
+// ringFD returns the descriptor of a fresh ring of cfg on a sealed memfd
+// of extra bytes more than the ring needs, and the memfd's size; both are
+// released when the test ends.
+func ringFD(t *testing.T, cfg ring.Config, extra int) (int, uint64) {
 	t.Helper()
-	r, err := ring.Anonymous(ring.Config{Kind: kind, Capacity: 2, SlotSize: 64 << 10})
+	size, err := ring.Size(cfg)
 	require.NoError(t, err)
-	t.Cleanup(func() { r.Close() })
-	return int(r.Region().File().Fd()), uint64(r.Region().Size())
+	reg, err := shm.Anonymous(size + extra)
+	require.NoError(t, err)
+	r, err := ring.Format(reg.Bytes(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close(); reg.Close() })
+	return int(reg.File().Fd()), uint64(reg.Size())
 }
 
 // memfd returns a memfd of size bytes: sealed against shrinking and
@@ -144,9 +160,15 @@ func stillServes(t *testing.T, path string) {
 // speaks shmnet enough to read one), the listener reports it, releases
 // every descriptor, and goes on serving the others.
 func TestBadDialers(t *testing.T) {
-	goodUp, upSize := spscRingFD(t, ring.SPSC)
-	goodDown, downSize := spscRingFD(t, ring.SPSC)
-	mpmc, mpmcSize := spscRingFD(t, ring.MPMC)
+	goodUp, upSize := ringFD(t, wireRing(shmnet.MinBuffer), 0)
+	goodDown, downSize := ringFD(t, wireRing(shmnet.MinBuffer), 0)
+	// What a version 1 dialer sent: fixed slots of 64 KiB.
+	spsc, spscSize := ringFD(t, ring.Config{Kind: ring.SPSC, Capacity: 2, SlotSize: 64 << 10}, 0)
+	mpmc, mpmcSize := ringFD(t, ring.Config{Kind: ring.MPMC, Capacity: 2, SlotSize: 64 << 10}, 0)
+	mpsc, mpscSize := ringFD(t, ring.Config{Kind: ring.MPSCBytes, Capacity: shmnet.MinBuffer}, 0)
+	small, smallSize := ringFD(t, wireRing(shmnet.MinBuffer/2), 0)
+	odd, oddSize := ringFD(t, ring.Config{Kind: ring.SPSCBytes, Capacity: shmnet.MinBuffer}, 0) // the ring's own default: a quarter
+	roomy, roomySize := ringFD(t, wireRing(shmnet.MinBuffer), 4096)
 	zeros := memfd(t, int(upSize), true)
 	unsealed := memfd(t, int(upSize), false)
 	var pipe [2]int
@@ -158,7 +180,7 @@ func TestBadDialers(t *testing.T) {
 	require.NoError(t, file.Truncate(int64(upSize)))
 	fileFD := int(file.Fd())
 
-	hello := helloBytes(1, 0, upSize, downSize)
+	hello := helloBytes(wireVersion, 0, upSize, downSize)
 	for _, tc := range []struct {
 		name   string
 		data   []byte
@@ -168,20 +190,26 @@ func TestBadDialers(t *testing.T) {
 		text   string // and says
 	}{
 		{"http", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), nil, -1, shmnet.ErrProtocol, `not a shmnet dialer: it sent "GET / HT`},
-		{"version 2", helloBytes(2, 0, upSize, downSize), []int{goodUp, goodDown}, 1, shmnet.ErrVersion, "version 2"},
-		{"flags", helloBytes(1, 4, upSize, downSize), []int{goodUp, goodDown}, 2, shmnet.ErrProtocol, "flags 0x4"},
+		{"version 1", helloBytes(1, 0, spscSize, downSize), []int{spsc, goodDown}, 1, shmnet.ErrVersion, "the dialer speaks handshake version 1, this listener 2"},
+		{"version 3", helloBytes(3, 0, upSize, downSize), []int{goodUp, goodDown}, 1, shmnet.ErrVersion, "version 3"},
+		{"flags", helloBytes(wireVersion, 4, upSize, downSize), []int{goodUp, goodDown}, 2, shmnet.ErrProtocol, "flags 0x4"},
 		{"truncated", hello[:20], []int{goodUp, goodDown}, -1, shmnet.ErrProtocol, "after 20 of the 32 bytes"},
 		{"no descriptors", hello, nil, 2, shmnet.ErrProtocol, "0 descriptors"},
 		{"one descriptor", hello, []int{goodUp}, 2, shmnet.ErrProtocol, "1 descriptors"},
 		{"three descriptors", hello, []int{goodUp, goodDown, goodUp}, 2, shmnet.ErrProtocol, "3 descriptors"},
 		{"nine descriptors", hello, []int{goodUp, goodDown, goodUp, goodDown, goodUp, goodDown, goodUp, goodDown, goodUp}, 2, shmnet.ErrProtocol, "more than 8 descriptors"},
-		{"size lies", helloBytes(1, 0, upSize+4096, downSize), []int{goodUp, goodDown}, 2, shmnet.ErrProtocol, "the hello said"},
+		{"size lies", helloBytes(wireVersion, 0, upSize+4096, downSize), []int{goodUp, goodDown}, 2, shmnet.ErrProtocol, "the hello said"},
 		{"unsealed memfd", hello, []int{unsealed, goodDown}, 2, shmnet.ErrProtocol, "not sealed against shrinking"},
 		{"regular file", hello, []int{fileFD, goodDown}, 2, shmnet.ErrProtocol, "carries no seals"},
 		{"pipe", hello, []int{pipe[0], goodDown}, 2, shmnet.ErrProtocol, "a pipe, not a memfd"},
-		{"same memory twice", helloBytes(1, 0, upSize, upSize), []int{goodUp, goodUp}, 2, shmnet.ErrProtocol, "the same memory"},
+		{"same memory twice", helloBytes(wireVersion, 0, upSize, upSize), []int{goodUp, goodUp}, 2, shmnet.ErrProtocol, "the same memory"},
 		{"not a ring", hello, []int{zeros, goodDown}, 2, shmnet.ErrProtocol, "the up ring"},
-		{"mpmc ring", helloBytes(1, 0, upSize, mpmcSize), []int{goodUp, mpmc}, 2, shmnet.ErrProtocol, "a mpmc ring, not spsc"},
+		{"spsc ring", helloBytes(wireVersion, 0, spscSize, downSize), []int{spsc, goodDown}, 2, shmnet.ErrProtocol, "the up ring: a spsc ring, not spsc-bytes"},
+		{"mpmc ring", helloBytes(wireVersion, 0, upSize, mpmcSize), []int{goodUp, mpmc}, 2, shmnet.ErrProtocol, "the down ring: a mpmc ring, not spsc-bytes"},
+		{"mpsc-bytes ring", helloBytes(wireVersion, 0, mpscSize, downSize), []int{mpsc, goodDown}, 2, shmnet.ErrProtocol, "a mpsc-bytes ring, not spsc-bytes"},
+		{"ring below the minimum", helloBytes(wireVersion, 0, upSize, smallSize), []int{goodUp, small}, 2, shmnet.ErrProtocol, "the down ring: data area 2048 is below the minimum 4096"},
+		{"other largest message", helloBytes(wireVersion, 0, oddSize, downSize), []int{odd, goodDown}, 2, shmnet.ErrProtocol, "a ring of 4096 bytes whose largest message is 1024 bytes, not 1016"},
+		{"memfd larger than its ring", helloBytes(wireVersion, 0, roomySize, downSize), []int{roomy, goodDown}, 2, shmnet.ErrProtocol, "a ring of 4096 bytes on a memfd of 12288 bytes, not 8192"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ln, errs := reportingListener(t, shmnet.ListenConfig{})
@@ -205,7 +233,7 @@ func TestBadDialers(t *testing.T) {
 				assert.False(t, ok, "no ack for %s: %+v", tc.name, a)
 			} else if assert.True(t, ok, "an ack") {
 				assert.Equal(t, uint32(tc.status), a.status)
-				assert.Equal(t, uint32(1), a.version)
+				assert.Equal(t, uint32(wireVersion), a.version)
 				assert.Contains(t, a.text, tc.text, "the ack says what went wrong")
 				_, ok := readWireAck(t, uc)
 				assert.False(t, ok, "and the listener closes the connection")
@@ -228,16 +256,16 @@ func TestBadDialers(t *testing.T) {
 // not with Dial, gets an ack and a working connection.
 func TestGoodRawHandshake(t *testing.T) {
 	ln, errs := reportingListener(t, shmnet.ListenConfig{})
-	upFD, upSize := spscRingFD(t, ring.SPSC)
-	downFD, downSize := spscRingFD(t, ring.SPSC)
+	upFD, upSize := ringFD(t, wireRing(shmnet.MinBuffer), 0)
+	downFD, downSize := ringFD(t, wireRing(64<<20), 0)
 	c, err := net.Dial("unix", ln.Addr().String())
 	require.NoError(t, err)
 	defer c.Close()
-	_, _, err = c.(*net.UnixConn).WriteMsgUnix(helloBytes(1, 0, upSize, downSize), unix.UnixRights(upFD, downFD), nil)
+	_, _, err = c.(*net.UnixConn).WriteMsgUnix(helloBytes(wireVersion, 0, upSize, downSize), unix.UnixRights(upFD, downFD), nil)
 	require.NoError(t, err)
 	a, ok := readWireAck(t, c)
 	require.True(t, ok)
-	assert.Equal(t, wireAck{version: 1, status: 0}, a)
+	assert.Equal(t, wireAck{version: wireVersion, status: 0}, a)
 	select {
 	case err := <-errs:
 		t.Fatal(err)
@@ -347,9 +375,10 @@ func TestBadListeners(t *testing.T) {
 		{"http", []byte("HTTP/1.0 400 Bad Request\r\n\r\n"), shmnet.ErrProtocol, "not a shmnet ack"},
 		{"silent", nil, shmnet.ErrProtocol, "after 0 of the 24 bytes"},
 		{"short", wireMagic[:5], shmnet.ErrProtocol, "after 5 of the 24 bytes"},
-		{"version 2", ackBytes(2, 1, "speak 2", 7), shmnet.ErrVersion, "the listener speaks handshake version 2, this dialer 1: speak 2"},
-		{"refused", ackBytes(1, 3, "go away\x1b[31m", 12), shmnet.ErrRefused, "go away?[31m"},
-		{"huge text", ackBytes(1, 3, "", 5000), shmnet.ErrProtocol, "above the limit"},
+		{"version 1", ackBytes(1, 1, "speak 1", 7), shmnet.ErrVersion, "the listener speaks handshake version 1, this dialer 2: speak 1"},
+		{"version 3", ackBytes(3, 1, "speak 3", 7), shmnet.ErrVersion, "the listener speaks handshake version 3, this dialer 2: speak 3"},
+		{"refused", ackBytes(wireVersion, 3, "go away\x1b[31m", 12), shmnet.ErrRefused, "go away?[31m"},
+		{"huge text", ackBytes(wireVersion, 3, "", 5000), shmnet.ErrProtocol, "above the limit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := fakeListener(t, tc.answer)

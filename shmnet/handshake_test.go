@@ -10,7 +10,8 @@ import (
 // a panic; a hello that parses is the one those bytes encode.
 func FuzzParseHello(f *testing.F) {
 	f.Add(hello{version: version, up: 1 << 20, down: 1 << 20}.marshal())
-	f.Add(hello{version: 2, flags: 1}.marshal())
+	f.Add(hello{version: version - 1, flags: 1}.marshal())
+	f.Add(hello{version: version + 1, up: 1 << 20, down: 1 << 20}.marshal())
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: example\r\n\r\n"))
 	f.Add(magic[:])
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -34,7 +35,8 @@ func FuzzParseHello(f *testing.F) {
 // text length is bounded.
 func FuzzParseAck(f *testing.F) {
 	f.Add(ack{version: version}.marshal())
-	f.Add(ack{version: 1, status: ackRefused, text: "go away"}.marshal()[:ackSize])
+	f.Add(ack{version: version, status: ackRefused, text: "go away"}.marshal()[:ackSize])
+	f.Add(ack{version: version + 1, status: ackVersion}.marshal())
 	f.Add([]byte("HTTP/1.0 400 Bad Request\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a, n, err := parseAck(b)
@@ -54,7 +56,7 @@ func FuzzParseAck(f *testing.F) {
 }
 
 func TestAckTextIsBounded(t *testing.T) {
-	long := ack{version: 1, status: ackRefused, text: string(bytes.Repeat([]byte("x"), 5000))}.marshal()
+	long := ack{version: version, status: ackRefused, text: string(bytes.Repeat([]byte("x"), 5000))}.marshal()
 	a, n, err := parseAck(long[:ackSize])
 	if err != nil || n != maxAckText || a.status != ackRefused {
 		t.Fatalf("parseAck of a long refusal: %+v, %d, %v", a, n, err)
