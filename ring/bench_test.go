@@ -15,7 +15,13 @@ var benchSizes = []int{8, 64, 1024}
 
 func benchRing(b *testing.B, kind ring.Kind, size int) *ring.Ring {
 	b.Helper()
-	r, err := ring.Anonymous(ring.Config{Kind: kind, Capacity: 4096, SlotSize: size})
+	cfg := ring.Config{Kind: kind, Capacity: 4096, SlotSize: size}
+	if kind == ring.SPSCBytes || kind == ring.MPSCBytes { // room for 4096 records of the size
+		for cfg.Capacity < 4096*((8+size+7)&^7) || cfg.Capacity < 4*size {
+			cfg.Capacity *= 2
+		}
+	}
+	r, err := ring.Anonymous(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -24,7 +30,7 @@ func benchRing(b *testing.B, kind ring.Kind, size int) *ring.Ring {
 }
 
 func BenchmarkPushPop(b *testing.B) {
-	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC} {
+	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC, ring.SPSCBytes, ring.MPSCBytes} {
 		for _, size := range benchSizes {
 			b.Run(fmt.Sprintf("%s/%dB", kind, size), func(b *testing.B) {
 				r := benchRing(b, kind, size)
@@ -113,5 +119,27 @@ func BenchmarkChannel(b *testing.B) {
 			}
 			<-done
 		})
+	}
+}
+
+// BenchmarkTryPushPop: one goroutine pushes a message and pops it, so the
+// figure is the instructions of the two calls, without cache lines moving
+// between cores.
+func BenchmarkTryPushPop(b *testing.B) {
+	for _, kind := range []ring.Kind{ring.SPSC, ring.MPMC, ring.SPSCBytes, ring.MPSCBytes} {
+		for _, size := range []int{8, 64} {
+			b.Run(fmt.Sprintf("%s/%dB", kind, size), func(b *testing.B) {
+				r := benchRing(b, kind, size)
+				msg, buf := make([]byte, size), make([]byte, size)
+				for i := 0; i < b.N; i++ {
+					if err := r.TryPush(msg); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := r.TryPop(buf); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

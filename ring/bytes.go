@@ -30,41 +30,52 @@ package ring
 // store of tail leaves nothing visible; a consumer killed before its store
 // of head leaves its successor to start at that record.
 //
-// MPSCBytes. Producers claim by compare-and-swap on the header word at the
-// end of the chain of records, not on the tail word:
+// MPSCBytes. Positions are 56-bit (modulo 2^56 units, 2^59 bytes: every
+// comparison is a masked difference). The tail word is position<<8 | 0x40
+// | lane: the end of the claimed records, and the process record (lane) of
+// the producer that claimed the last of them. Head is the consumer's
+// position. Every process record has a claim entry (start, size, epoch) in
+// the page before the data area.
+//   - A producer claims n units at tail t: it writes its entry (size, its
+//     epoch, then start = t), moves tail from (t, M) to (t+n, itself) with
+//     a compare-and-swap, and then writes the record's header at t,
+//     CLAIMED(lane, epoch, size): the place is its own from the CAS on.
+//     Goroutines of one handle share the lane and claim one at a time.
+//   - Every claim but the last has its header written: before a producer
+//     moves tail past the claim of another lane M (the tail word names it,
+//     M's entry gives its start), it looks at M's header, and if M has not
+//     written it yet, waits (M is a few instructions from it, or dead: then
+//     the consumer recovers it, below). So a header that reads "unwritten"
+//     at the consumer's position, with tail above it, is the last claim's:
+//     tail's lane's entry says where it starts and how long it is.
 //   - A header position of lap k is "unwritten" while it holds FREE(k-1)
-//     (or, in lap 0, the zero Format left). A producer that finds the
-//     header at tail unwritten, and room below head+capacity, claims the
-//     record there with a CAS from that value to CLAIMED(lane, epoch, size):
-//     the claim is its own record of who holds it, so a producer killed at
-//     any point after it is known. Then it moves tail past its claim (a CAS
-//     that may fail: tail is a hint, which anyone moves on past a record
-//     whose header they find written).
-//   - It writes the payload and commits with one store-release of
+//     (or, in lap 0, the zero Format left). After delivering a message the
+//     consumer marks it CONSUMED, overwrites every unit of its record with
+//     FREE(its lap), the header last, and then stores head (store-release):
+//     every header position of the next lap reads "unwritten" until its
+//     claimer writes it, whatever the payloads before held. A successor of a
+//     consumer killed while wiping finishes the wipe: it skips units that
+//     read FREE of their lap and wipes a CONSUMED record again.
+//   - Nobody writes a place on the strength of an old look: producers write
+//     only records they claimed with the CAS on the exact tail; the
+//     consumer writes only at and behind head, where no lap can come.
+//   - The producer writes the payload and commits with one store-release of
 //     MESSAGE(length) (a wrapping claim: the message's header at unit 0
 //     first, then PADDING over the rest of the area; a commit shorter than
 //     the claim: PADDING over the rest first).
-//   - The consumer reads the header at head: MESSAGE: delivers it; CLAIMED:
-//     waits (a claim held longer than Options.Grace by a process proved dead,
-//     or by a record whose epoch has moved on, becomes PADDING with a CAS);
-//     unwritten: the ring is empty.
-//   - After delivering a message the consumer marks it CONSUMED, overwrites
-//     every unit of its record with FREE(its lap), the header last, and then
-//     stores head (store-release). So every header position of the next lap
-//     reads "unwritten" before any producer can claim it, a producer that
-//     read a stale tail finds FREE of this lap (not unwritten) and cannot
-//     claim a consumed position (no ABA for 2^32 laps), and a successor of a
-//     consumer killed while wiping finishes the wipe: it skips units that
-//     read FREE of their lap and wipes a CONSUMED record again.
+//   - The consumer reads the header at head: MESSAGE: delivers it; CLAIMED,
+//     or unwritten below tail: waits; a claim held longer than
+//     Options.Grace by a process proved dead, by a free record, or by a
+//     record whose epoch has moved on, becomes PADDING (the consumer's
+//     store, at head). Unwritten at tail: the ring is empty.
 //   - Shutdown stores the shut-down word; a producer loads it after its
-//     claim and turns the claim into PADDING if it is set, and the consumer
-//     loads it before it looks at an unwritten header a second time: a push
-//     either claimed before Shutdown and is delivered, or fails (the two
-//     loads and the stores are sequentially consistent: CAS, and
-//     atomic.Store of the word).
-//   - Epochs (u32 per process record at offEpochs) move on whenever a lane
-//     record gets a new owner, so a claim left by any earlier owner of the
-//     record is recognised even when the record is now held by a live one.
+//     claim and makes the claim PADDING if it is set; the consumer loads it
+//     before it looks at tail a second time: a push either claimed before
+//     Shutdown and is delivered, or fails (the CAS, the loads and the store
+//     of the word are sequentially consistent).
+//   - Epochs move on whenever a lane record gets a new owner, so a claim
+//     left by an earlier owner of the record is recognised even when the
+//     record is now held by a live process.
 
 import (
 	"io"
@@ -81,10 +92,33 @@ const (
 	bFree     = 4
 	bClaimed  = 1 << 31
 
-	bHeader   = 8 // bytes of a record header
-	offEpochs = 10 * lineStride
-	minBytes  = 64 // smallest data area
+	bHeader  = 8  // bytes of a record header
+	minBytes = 64 // smallest data area
+
+	// MPSCBytes
+	claimStride = 64                       // a claim entry per cache line
+	claimsSize  = numRecords * claimStride // the claim entries, before the data area
+	posMask     = 1<<56 - 1                // positions are 56-bit
+	tailLane    = 0x40                     // tail word: a lane claimed the last record
 )
+
+// claimEntry is the claim entry of a process record on an MPSCBytes ring.
+type claimEntry struct {
+	start      uint64 // position of the lane's latest claim
+	size       uint32 // its units
+	claimEpoch uint32 // the lane's epoch when it claimed
+	epoch      uint32 // the lane's epoch now: moves on with every new owner
+	_          uint32
+}
+
+// bytesTable is the size of the page between the header and a byte ring's
+// data area.
+func bytesTable(kind Kind) uint64 {
+	if kind == MPSCBytes {
+		return claimsSize
+	}
+	return 0
+}
 
 func bWord(state, length uint32) uint64 { return uint64(state)<<32 | uint64(length) }
 func bState(h uint64) uint32            { return uint32(h >> 32) }
@@ -122,27 +156,36 @@ func (l *layout) bPayload(u uint64, n int) []byte {
 	return unsafe.Slice((*byte)(unsafe.Add(l.data, uintptr(u&l.mask)*8+bHeader)), n)
 }
 
-func (l *layout) lap(u uint64) uint32 { return uint32(u >> l.lapShift) }
+// lap numbers the lap of position u: modulo 2^32, or modulo the laps in
+// 2^56 units when those are fewer, so that lap-1 of lap 0 is the lap
+// before it, across the wrap of positions too.
+func (l *layout) lap(u uint64) uint32 { return uint32(u>>l.lapShift) & l.lapMask }
 
 // unwritten reports whether h, read at position u, says that no record
 // has been claimed there in u's lap.
 func (l *layout) unwritten(u, h uint64) bool {
 	lap := l.lap(u)
-	return h == bWord(bFree, lap-1) || h == 0 && lap == 0
+	return h == bWord(bFree, (lap-1)&l.lapMask) || h == 0 && lap == 0
 }
 
 // wipe overwrites the units [from, to) with FREE of their lap, the first
 // one last: see the MPSCBytes invariants.
 func (l *layout) wipe(from, to uint64) {
-	for u := from + 1; u < to; u++ {
+	for u := from + 1; u != to; u = (u + 1) & posMask {
 		storeRelease64(l.bHdr(u), bWord(bFree, l.lap(u)))
 	}
 	storeRelease64(l.bHdr(from), bWord(bFree, l.lap(from)))
 }
 
-func (r *Ring) epochWord(lane int) *uint32 {
-	return r.u32(offEpochs + uintptr(lane&(numRecords-1))*4)
+// claim is the claim entry of process record lane.
+func (r *Ring) claim(lane int) *claimEntry {
+	return (*claimEntry)(unsafe.Add(r.base, dataOffset+uintptr(lane&(numRecords-1))*claimStride))
 }
+
+func (r *Ring) epochWord(lane int) *uint32 { return &r.claim(lane).epoch }
+
+// dist is b - a for 56-bit positions.
+func dist(a, b uint64) uint64 { return (b - a) & posMask }
 
 // bRoom returns where a record of n bytes goes for a writer at pos, and how
 // many units it takes from pos: a record that would cross the end of the
@@ -245,6 +288,102 @@ func (r *Ring) sbPushBatch(msgs [][]byte) (int, error) {
 	return n, err
 }
 
+// sbTryPush is TryPush on an SPSCBytes ring: the common case in line, as
+// in TryPush on SPSC (ops.go), and everything else in sbPush. A copy of
+// sbReserve's and sbPublish's common case: a change to them is a change
+// here.
+func (r *Ring) sbTryPush(msg []byte) error {
+	p := &r.p
+	n := len(msg)
+	announceBusy(&p.busy) // for Close (close.go)
+	pos := p.pos
+	rec := uint64(bHeader+n+7) / 8
+	off := pos & r.mask
+	if atomic.LoadUint32(&r.life) != 0 || !p.held || p.reserved || n > r.slotSize || off+rec > r.capacity ||
+		pos+rec-p.head > r.capacity || atomic.LoadUint32(r.closedWord()) != 0 {
+		return r.sbPushSlow(msg)
+	}
+	dst := unsafe.Add(r.data, uintptr(off)*8)
+	if n <= smallPayload {
+		moveSmall(unsafe.Add(dst, bHeader), unsafe.Pointer(unsafe.SliceData(msg)), n)
+	} else {
+		copy(unsafe.Slice((*byte)(unsafe.Add(dst, bHeader)), n), msg)
+	}
+	faultinject.At(faultinject.AfterCopy)
+	*(*uint64)(dst) = bWord(bMessage, uint32(n))
+	faultinject.At(faultinject.BeforePublish)
+	pos += rec
+	p.pos = pos
+	storeRelease64(r.tail(), pos) // publishes the message to the consumer
+	r.wakeConsumers()
+	storeRelease32(&p.busy, 0)
+	return nil
+}
+
+// sbPushSlow is sbTryPush's way out of its fast path, announced.
+func (r *Ring) sbPushSlow(msg []byte) error {
+	if l := atomic.LoadUint32(&r.life); l != 0 {
+		r.exitSide(&r.p.busy)
+		return r.lifeError(l)
+	}
+	err := r.sbPush(msg)
+	r.exitSide(&r.p.busy)
+	return err
+}
+
+// sbTryPop is TryPop on an SPSCBytes ring: the common case in line (a copy
+// of bNext's and bPop's for a message below the cached tail), everything
+// else in bPop.
+func (r *Ring) sbTryPop(buf []byte) (int, error) {
+	c := &r.c
+	announceBusy(&c.busy) // for Close (close.go)
+	if atomic.LoadUint32(&r.life) != 0 || !c.held {
+		return r.sbPopSlow(buf)
+	}
+	pos := c.pos
+	if pos == c.tail {
+		c.tail = atomic.LoadUint64(r.tail()) // load-acquire: pairs with the producer's publish
+		if pos == c.tail {
+			if atomic.LoadUint32(r.closedWord()) != 0 {
+				return r.sbPopSlow(buf) // the end of the stream?
+			}
+			storeRelease32(&c.busy, 0)
+			return 0, ErrEmpty
+		}
+	}
+	off := pos & r.mask
+	src := unsafe.Add(r.data, uintptr(off)*8)
+	h := *(*uint64)(src) // below tail: ordered by its load-acquire
+	n := int(bLen(h))
+	rec := uint64(bHeader+n+7) / 8
+	if bState(h) != bMessage || n > len(buf) || n > r.slotSize || off+rec > r.capacity || c.tail-pos < rec || c.tail-pos > r.capacity {
+		return r.sbPopSlow(buf) // padding, a short buffer, or something to report
+	}
+	if n <= smallPayload {
+		moveSmall(unsafe.Pointer(unsafe.SliceData(buf)), unsafe.Add(src, bHeader), n)
+	} else {
+		copy(buf, unsafe.Slice((*byte)(unsafe.Add(src, bHeader)), n))
+	}
+	faultinject.At(faultinject.AfterConsume)
+	pos += rec
+	c.pos = pos
+	storeRelease64(r.head(), pos) // frees the room for the producer at once
+	r.wakeProducers()
+	storeRelease32(&c.busy, 0)
+	return n, nil
+}
+
+// sbPopSlow is sbTryPop's way out of its fast path, announced.
+func (r *Ring) sbPopSlow(buf []byte) (int, error) {
+	if l := atomic.LoadUint32(&r.life); l != 0 {
+		r.exitSide(&r.c.busy)
+		return 0, r.lifeError(l)
+	}
+	n, err := r.bPop(buf, false)
+	r.exitSide(&r.c.busy)
+	return n, err
+}
+
 // bTryPushEntry and bTryPopEntry are TryPush and TryPop on a byte ring,
 // announced for Close.
 func (r *Ring) bTryPushEntry(msg []byte) error {
@@ -340,17 +479,42 @@ func (r *Ring) maxClaim() uint64 { return 2 * recUnits(r.slotSize) }
 // mbNext is bNext on an MPSCBytes ring.
 func (r *Ring) mbNext() (at uint64, n int, err error) {
 	c := &r.c
+	skipped := uint64(0) // units of padding skipped: at most an area's worth between head and tail
+	inconsistent := 0
 	for tries := 0; tries < spinLimit; tries++ {
 		u := c.pos
 		h := atomic.LoadUint64(r.bHdr(u)) // load-acquire: pairs with the commit
 		off := u & r.mask
 		switch s := bState(h); {
 		case r.unwritten(u, h):
-			if atomic.LoadUint32(r.closedWord()) == 0 {
-				return 0, 0, ErrEmpty
+			closed := atomic.LoadUint32(r.closedWord()) != 0
+			w := atomic.LoadUint64(r.tail())
+			if t := w >> 8; t == u {
+				if !closed {
+					return 0, 0, ErrEmpty
+				}
+				// Shut down, and nothing claimed at u when we looked at
+				// tail after the word: no push can follow.
+				return 0, 0, io.EOF
+			} else if d := dist(u, t); d > r.capacity || w&tailLane == 0 {
+				return 0, 0, wrap(ErrCorrupt, "tail word %#x is not within the %d units of the data area above head %d", w, r.capacity, u)
 			}
-			if r.unwritten(u, atomic.LoadUint64(r.bHdr(u))) {
-				return 0, 0, io.EOF // every claim before Shutdown is in the chain before u
+			// Claimed, the header not written yet: the last claim, tail's.
+			e := r.claim(int(w & idxLane))
+			start := atomic.LoadUint64(&e.start)
+			size := uint64(atomic.LoadUint32(&e.size))
+			if start != u || (start+size)&posMask != w>>8 || size == 0 || size > r.maxClaim() {
+				// The claimer wrote its header since we looked, or the
+				// ring holds what no producer writes.
+				if inconsistent++; inconsistent > 64 {
+					return 0, 0, wrap(ErrCorrupt, "record at position %d has no header, but tail %#x names lane %d's claim of %d units at %d",
+						u, w, w&idxLane, size, start)
+				}
+				continue
+			}
+			claim := bWord(bClaimed|(atomic.LoadUint32(&e.claimEpoch)&0xffffff)<<6|uint32(w&idxLane), uint32(size*8))
+			if !r.mbRecover(u, claim, h) {
+				return 0, 0, ErrEmpty // being written
 			}
 		case s == bMessage:
 			n := int(bLen(h))
@@ -360,16 +524,19 @@ func (r *Ring) mbNext() (at uint64, n int, err error) {
 			return u, n, nil
 		case s == bPadding:
 			l := uint64(bLen(h))
-			if l%8 != 0 || l == 0 || l/8 > r.maxClaim() {
+			if l%8 != 0 || l == 0 || l/8 > r.maxClaim() || skipped+l/8 > r.capacity {
 				return 0, 0, r.badRecord(u, h)
 			}
-			r.wipe(u, u+l/8)
-			r.mbFree(u + l/8)
+			skipped += l / 8
+			tries-- // a sound ring has any number of paddings in a row
+			end := (u + l/8) & posMask
+			r.wipe(u, end)
+			r.mbFree(end)
 		case s&bClaimed != 0:
 			if l := uint64(bLen(h)); l%8 != 0 || l == 0 || l/8 > r.maxClaim() {
 				return 0, 0, r.badRecord(u, h)
 			}
-			if !r.mbRecover(u, h) {
+			if !r.mbRecover(u, h, h) {
 				return 0, 0, ErrEmpty // being written
 			}
 		default:
@@ -403,7 +570,7 @@ func (r *Ring) mbMark(at uint64, n int) {
 
 // mbWipe wipes the marked message at at and moves the consumer past it.
 func (r *Ring) mbWipe(at uint64, n int) uint64 {
-	end := at + recUnits(n)
+	end := (at + recUnits(n)) & posMask
 	r.wipe(at, end)
 	r.c.pos = end
 	return end
@@ -418,7 +585,7 @@ func (r *Ring) mbFinishWipe() {
 		u := c.pos
 		h := atomic.LoadUint64(r.bHdr(u))
 		if h == bWord(bFree, r.lap(u)) {
-			c.pos++
+			c.pos = (c.pos + 1) & posMask
 			continue
 		}
 		if bState(h) == bConsumed && int(bLen(h)) <= r.slotSize && u&r.mask+recUnits(int(bLen(h))) <= r.capacity {
@@ -432,11 +599,12 @@ func (r *Ring) mbFinishWipe() {
 	}
 }
 
-// mbRecover is called on a claim in the consumer's way: after it has been
-// there longer than Options.Grace, and its claimer is proved gone (its
-// process dead, its record free, or its record's epoch moved on), it
-// becomes padding. A live claimer is never overridden.
-func (r *Ring) mbRecover(u, h uint64) bool {
+// mbRecover is called on a claim in the consumer's way, h: after it has
+// been there longer than Options.Grace, and its claimer is proved gone (its
+// process dead, its record free, or its record's epoch moved on), the
+// header at u, which holds was, becomes padding. A live claimer is never
+// overridden.
+func (r *Ring) mbRecover(u, h, was uint64) bool {
 	if !r.stuckFor(h) {
 		return false
 	}
@@ -461,7 +629,7 @@ func (r *Ring) mbRecover(u, h uint64) bool {
 		storeRelease64(&c.since, now) // slow, not dead: look again after another grace period
 		return false
 	}
-	if atomic.CompareAndSwapUint64(r.bHdr(u), h, bWord(bPadding, bLen(h))) {
+	if atomic.CompareAndSwapUint64(r.bHdr(u), was, bWord(bPadding, bLen(h))) {
 		r.m.recovered.Add(1)
 	}
 	return true
@@ -583,6 +751,11 @@ func (r *Ring) mbLane() (uint64, uint32, error) {
 	return lane, r.m.epoch.Load(), nil
 }
 
+// errClaimPending: the last claim's header is not written yet; the caller
+// looks again (a few instructions away), or, after many looks, reports the
+// ring full for now.
+const claimPolls = 1 << 12
+
 // mbClaim claims room for a message of n bytes and returns where its record
 // goes (at), where the claim starts and how many units it takes.
 func (r *Ring) mbClaim(n int) (at, start, need uint64, err error) {
@@ -593,87 +766,72 @@ func (r *Ring) mbClaim(n int) (at, start, need uint64, err error) {
 	if n > r.slotSize {
 		return 0, 0, 0, r.tooLarge(n)
 	}
+	r.m.claimMu.Lock() // the lane's entry and its header: one claim at a time
+	defer r.m.claimMu.Unlock()
+	e := r.claim(int(lane))
 	for tries := 0; tries < spinLimit; tries++ {
 		if atomic.LoadUint32(r.closedWord()) != 0 {
 			return 0, 0, 0, ErrClosed
 		}
-		t := atomic.LoadUint64(r.tail())
-		// Where tail is a whole area above head, its header is head's
-		// record: look at it only below that.
+		w := atomic.LoadUint64(r.tail())
+		t := w >> 8
+		if w&tailLane != 0 && w&idxLane != lane && !r.mbClaimWritten(w) {
+			if tries >= claimPolls {
+				return 0, 0, 0, ErrFull // its producer is slow, or dead until the consumer recovers it
+			}
+			cpuRelax()
+			continue
+		}
+		at, need := r.bRoom(t, n)
 		head := r.m.bHead.Load()
-		if d := t - head; int64(d) < 0 || d >= r.capacity {
+		if d := dist(head, t); d > r.capacity || d+need > r.capacity {
 			head = atomic.LoadUint64(r.head()) // load-acquire: pairs with the consumer's store after its wipe
 			r.m.bHead.Store(head)
-			switch d := t - head; {
-			case int64(d) < 0:
-				// Behind head: its claimer died before moving it, and the
-				// consumer has recovered and consumed the claim since.
-				// Head is the end of what is consumed, a record boundary.
-				atomic.CompareAndSwapUint64(r.tail(), t, head)
-				continue
+			switch d := dist(head, t); {
 			case d > r.capacity:
-				return 0, 0, 0, wrap(ErrCorrupt, "tail %d is more than the %d units of the data area above head %d", t, r.capacity, head)
-			case d == r.capacity:
-				if atomic.LoadUint64(r.tail()) != t {
+				if atomic.LoadUint64(r.tail()) != w {
+					continue
+				}
+				return 0, 0, 0, wrap(ErrCorrupt, "tail %d is not within the %d units of the data area above head %d", t, r.capacity, head)
+			case d+need > r.capacity:
+				if atomic.LoadUint64(r.tail()) != w {
 					continue
 				}
 				return 0, 0, 0, ErrFull
 			}
 		}
-		h := atomic.LoadUint64(r.bHdr(t)) // load-acquire: pairs with the commit, and the wipe before head
-		if r.unwritten(t, h) {
-			at, need := r.bRoom(t, n)
-			if t-head+need > r.capacity {
-				head = atomic.LoadUint64(r.head())
-				r.m.bHead.Store(head)
-				if int64(t-head) < 0 {
-					continue
-				}
-				if t-head+need > r.capacity {
-					if atomic.LoadUint64(r.tail()) != t {
-						continue
-					}
-					return 0, 0, 0, ErrFull
-				}
-			}
-			claim := bWord(bClaimed|epoch<<6|uint32(lane), uint32(need*8))
-			if !atomic.CompareAndSwapUint64(r.bHdr(t), h, claim) {
-				continue
-			}
-			faultinject.At(faultinject.AfterClaimCAS)
-			atomic.CompareAndSwapUint64(r.tail(), t, t+need)
-			faultinject.At(faultinject.AfterClaim)
-			if atomic.LoadUint32(r.closedWord()) != 0 {
-				storeRelease64(r.bHdr(t), bWord(bPadding, uint32(need*8)))
-				r.wakeConsumers()
-				return 0, 0, 0, ErrClosed
-			}
-			return at, t, need, nil
+		atomic.StoreUint32(&e.size, uint32(need))
+		atomic.StoreUint32(&e.claimEpoch, epoch)
+		atomic.StoreUint64(&e.start, t) // the entry is whole: a reader of start sees size
+		if !atomic.CompareAndSwapUint64(r.tail(), w, (t+need)&posMask<<8|tailLane|lane) {
+			continue
 		}
-		// A record is there: move tail past it (or, if the consumer has
-		// consumed it already, up to head) and look again.
-		next := t
-		switch s := bState(h); {
-		case s == bMessage || s == bConsumed:
-			if int(bLen(h)) <= r.slotSize {
-				next = t + recUnits(int(bLen(h)))
-			}
-		case s == bPadding || s&bClaimed != 0:
-			if l := uint64(bLen(h)); l%8 == 0 && l != 0 && l/8 <= r.maxClaim() {
-				next = t + l/8
-			}
-		case h == bWord(bFree, r.lap(t)):
-			if hd := atomic.LoadUint64(r.head()); hd-t <= r.capacity {
-				next = hd
-			}
+		faultinject.At(faultinject.AfterClaimCAS)
+		hdr := bWord(bClaimed|epoch<<6|uint32(lane), uint32(need*8))
+		if atomic.LoadUint32(r.closedWord()) != 0 {
+			hdr = bWord(bPadding, uint32(need*8)) // shut down meanwhile: nothing of ours after the end
 		}
-		if next != t {
-			atomic.CompareAndSwapUint64(r.tail(), t, next)
-		} else if atomic.LoadUint64(r.tail()) == t && atomic.LoadUint64(r.bHdr(t)) == h {
-			return 0, 0, 0, r.badRecord(t, h)
+		storeRelease64(r.bHdr(t), hdr)
+		faultinject.At(faultinject.AfterClaim)
+		if bState(hdr) == bPadding {
+			r.wakeConsumers()
+			return 0, 0, 0, ErrClosed
 		}
+		return at, t, need, nil
 	}
 	return 0, 0, 0, r.stuckIndex("tail", atomic.LoadUint64(r.tail()))
+}
+
+// mbClaimWritten reports whether the last claim, named by tail word w, has
+// its header written (or has moved on: its lane's entry names another).
+func (r *Ring) mbClaimWritten(w uint64) bool {
+	e := r.claim(int(w & idxLane))
+	start := atomic.LoadUint64(&e.start)
+	size := uint64(atomic.LoadUint32(&e.size))
+	if (start+size)&posMask != w>>8 {
+		return true // the lane has begun another claim since: the last one is written
+	}
+	return !r.unwritten(start, atomic.LoadUint64(r.bHdr(start)))
 }
 
 // mbCommit publishes the n-byte message at at, in the claim [start,
@@ -719,30 +877,35 @@ func (r *Ring) mbPushBatch(msgs [][]byte) (int, error) {
 
 // bQueued counts the messages between head and tail by walking their
 // headers: a snapshot, which stops at the first header it cannot read.
+// Claims being written count; a message being consumed does not.
 func (r *Ring) bQueued() int {
 	head := atomic.LoadUint64(r.head())
 	tail := atomic.LoadUint64(r.tail())
+	if r.cfg.Kind == MPSCBytes {
+		tail >>= 8
+	}
 	n := 0
-	for u, steps := head, uint64(0); u-head < r.capacity && steps < r.capacity; steps++ {
-		if r.cfg.Kind == SPSCBytes && u == tail {
-			break
-		}
+	for u, steps := head, uint64(0); u != tail && dist(head, u) < r.capacity && steps < r.capacity; steps++ {
 		h := atomic.LoadUint64(r.bHdr(u))
 		size := uint64(bLen(h)) / 8 // padding and claims: the record's bytes
 		switch s := bState(h); {
 		case s == bMessage:
 			n++
 			size = recUnits(int(bLen(h)))
+		case s == bConsumed && r.cfg.Kind == MPSCBytes:
+			size = recUnits(int(bLen(h)))
 		case s&bClaimed != 0 && r.cfg.Kind == MPSCBytes:
 			n++
+		case r.cfg.Kind == MPSCBytes && r.unwritten(u, h):
+			return n + 1 // the last claim, its header being written
 		case s == bPadding:
 		default:
 			return n
 		}
-		if size == 0 || bLen(h)%8 != 0 && bState(h) != bMessage {
+		if size == 0 || bLen(h)%8 != 0 && bState(h) != bMessage && bState(h) != bConsumed {
 			return n // not a record any version writes
 		}
-		u += size
+		u = (u + size) & posMask
 	}
 	return n
 }

@@ -53,6 +53,12 @@ type handleLife struct {
 	owner   uint64
 	need    int64 // bytes the file must still have for the records to be there
 	cleanup runtime.Cleanup
+	// An MPMC reservation open on the handle (reserve.go): a handle dropped
+	// with it open abandons the slot, or it would stay claimed by a record
+	// the next handle takes without recovery.
+	resOpen atomic.Bool
+	resSlot unsafe.Pointer
+	resPos  uint64
 }
 
 // watchDrop arranges that a handle that owns its region and is dropped
@@ -77,6 +83,9 @@ func (h *handleLife) release() {
 		if fi, err := f.Stat(); err != nil || fi.Size() < h.need {
 			return // truncated under the mapping: the records' page would raise SIGBUS
 		}
+	}
+	if h.resOpen.Load() {
+		atomic.CompareAndSwapUint64(slotSeq(h.resSlot), seqWord(h.resPos, tagFree), seqWord(h.resPos, tagAbandoned))
 	}
 	for i := 0; i < numRecords; i++ {
 		rec := (*record)(unsafe.Add(h.records, uintptr(i)*recordSize))

@@ -277,7 +277,7 @@ func FuzzBytesRecords(f *testing.F) {
 			case 4: // a header word as a record would have it: state and length
 				*r.bHdr(uint64(next())) = uint64(next())<<56 | uint64(next())<<32 | uint64(next())
 			case 5: // head, tail, the epochs
-				offs := []uintptr{offTail, offHead, offEpochs, offEpochs + 4, offClosed}
+				offs := []uintptr{offTail, offHead, dataOffset, dataOffset + 8, dataOffset + 12, dataOffset + claimStride + 16, offClosed}
 				*(*uint64)(unsafe.Pointer(&mem[offs[int(next())%len(offs)]])) = word()
 			case 6:
 				var view []byte

@@ -337,7 +337,7 @@ func lengthsSize(kind Kind, capacity uint64) uint64 {
 // array and the slots; for a byte ring, its data area of capacity bytes.
 func dataSize(kind Kind, capacity, slotSize uint64) uint64 {
 	if kind.bytes() {
-		return capacity
+		return bytesTable(kind) + capacity
 	}
 	return lengthsSize(kind, capacity) + capacity*uint64(stride(kind, int(slotSize)))
 }
@@ -353,7 +353,8 @@ type layout struct {
 	mask     uint64         // capacity - 1; byte rings: units - 1
 	capacity uint64         // slots; byte rings: 8-byte units of the data area
 	slotSize int
-	lapShift uint // byte rings: log2 of the units, to number laps
+	lapShift uint   // byte rings: log2 of the units, to number laps
+	lapMask  uint32 // byte rings: laps are numbered modulo lapMask+1
 	cfg      Config
 }
 
@@ -542,10 +543,11 @@ func newLayout(mem []byte, cfg Config) *layout {
 	base := unsafe.Pointer(&mem[0])
 	if cfg.Kind.bytes() {
 		units := uint64(cfg.Capacity) / 8
+		shift := uint(bits.TrailingZeros64(units))
 		return &layout{
-			base: base, lens: unsafe.Add(base, dataOffset), data: unsafe.Add(base, dataOffset),
+			base: base, lens: unsafe.Add(base, dataOffset), data: unsafe.Add(base, dataOffset+uintptr(bytesTable(cfg.Kind))),
 			stride: 8, mask: units - 1, capacity: units, slotSize: cfg.SlotSize,
-			lapShift: uint(bits.TrailingZeros64(units)), cfg: cfg,
+			lapShift: shift, lapMask: uint32(min(uint64(1)<<(56-shift), 1<<32) - 1), cfg: cfg,
 		}
 	}
 	return &layout{

@@ -13,6 +13,9 @@ import (
 // (ErrBusy if another live process or handle holds it).
 func (r *Ring) TryPush(msg []byte) error {
 	if r.cfg.Kind != SPSC {
+		if r.cfg.Kind == SPSCBytes {
+			return r.sbTryPush(msg)
+		}
 		if r.cfg.Kind.bytes() {
 			return r.bTryPushEntry(msg)
 		}
@@ -86,6 +89,9 @@ func (r *Ring) pushWait(ctx context.Context, msg []byte) error {
 // On an SPSC ring the first pop claims the consumer role for this handle.
 func (r *Ring) TryPop(buf []byte) (int, error) {
 	if r.cfg.Kind != SPSC {
+		if r.cfg.Kind == SPSCBytes {
+			return r.sbTryPop(buf)
+		}
 		if r.cfg.Kind.bytes() {
 			return r.bTryPopEntry(buf, false)
 		}

@@ -144,6 +144,10 @@ func (r *Ring) reserve(n int) ([]byte, error) {
 			return nil, err
 		}
 		res.slot, res.pos = s, pos
+		if h := r.lives; h != nil { // a handle dropped with the reservation open abandons the slot
+			h.resSlot, h.resPos = s, pos
+			h.resOpen.Store(true)
+		}
 		return r.payload(s, n), nil
 	case SPSCBytes:
 		at, err := r.sbReserve(n)
@@ -176,9 +180,17 @@ func (r *Ring) Commit(n int) error {
 		return wrap(ErrTooLarge, "commit of %d bytes of a %d-byte reservation", n, res.n)
 	}
 	if l := atomic.LoadUint32(&r.life); l != 0 {
-		r.abort()
+		if l&lifeBroken == 0 { // a broken handle touches nothing: its memory may be gone
+			r.abort()
+		}
 		r.endReservation()
 		return r.lifeError(l)
+	}
+	if r.cfg.Kind.oneProducer() && atomic.LoadUint32(r.closedWord()) != 0 {
+		// Shut down while the reservation was open: consumers may have
+		// seen the end of the stream already; nothing follows it.
+		r.endReservation()
+		return ErrClosed
 	}
 	switch r.cfg.Kind {
 	case SPSC:
@@ -203,7 +215,9 @@ func (r *Ring) Abort() error {
 	if !res.state.CompareAndSwap(resOpen, resBusy) {
 		return ErrNotReserved
 	}
-	r.abort()
+	if atomic.LoadUint32(&r.life)&lifeBroken == 0 {
+		r.abort()
+	}
 	r.endReservation()
 	return nil
 }
@@ -224,6 +238,9 @@ func (r *Ring) abort() {
 func (r *Ring) endReservation() {
 	if r.cfg.Kind.oneProducer() {
 		r.p.reserved = false
+	}
+	if h := r.lives; h != nil {
+		h.resOpen.Store(false)
 	}
 	r.res.slot = nil
 	r.res.state.Store(resNone)

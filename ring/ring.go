@@ -191,6 +191,7 @@ type mpmcState struct {
 	recovered atomic.Uint64 // slots (byte rings: claims) this handle freed from dead claimers
 	epoch     atomic.Uint32 // MPSCBytes: the epoch of this handle's lane, shifted into claims
 	bHead     atomic.Uint64 // MPSCBytes producers: a cached copy of head
+	claimMu   sync.Mutex    // MPSCBytes producers: one claim of this handle's lane at a time
 
 	// recordedW and recordedR are one past the last position this handle
 	// claimed and put on record as a writer and as a reader: a later claim

@@ -49,7 +49,7 @@ type Process struct {
 
 // tailPos and headPos are the producers' and consumers' positions.
 func (r *Ring) tailPos() uint64 {
-	if r.cfg.Kind == SPSC || r.cfg.Kind.bytes() {
+	if r.cfg.Kind == SPSC || r.cfg.Kind == SPSCBytes { // MPSCBytes: position<<8 | lane, as MPMC
 		return atomic.LoadUint64(r.tail())
 	}
 	return atomic.LoadUint64(r.tail()) >> 8
@@ -84,7 +84,7 @@ func (r *Ring) Stats() Stats {
 		Size:             totalSize(r.cfg),
 	}
 	if r.cfg.Kind.bytes() {
-		used := min(max(int64(s.Tail-s.Head), 0), int64(r.capacity)) * 8
+		used := int64(min(dist(s.Head, s.Tail), r.capacity)) * 8
 		s.BytesUsed, s.BytesFree = int(used), r.cfg.Capacity-int(used)
 	}
 	for i := 0; i < numRecords; i++ {
