@@ -53,7 +53,11 @@ func TestByteRingPipelineLengths(t *testing.T) {
 
 			got, err := helperCmd(t, "ops-cli", envArgs+"="+strings.Join([]string{"create", path, "-kind", kind, "-capacity", "256"}, "\n")).CombinedOutput()
 			require.NoError(t, err, "%s", got)
-			assert.Equal(t, "created "+path+": "+kind+", 256 bytes of data, messages up to 64 bytes, 4.2KiB, mode 0600\n", string(got))
+			k, err := ring.ParseKind(kind)
+			require.NoError(t, err)
+			size, err := ring.Size(ring.Config{Kind: k, Capacity: 256, SlotSize: 64})
+			require.NoError(t, err)
+			assert.Equal(t, "created "+path+": "+kind+", 256 bytes of data, messages up to 64 bytes, "+humanBytes(int64(size))+", mode 0600\n", string(got))
 
 			tailer := helperCmd(t, "ops-cli", envArgs+"=tail\n-lines\n"+path)
 			var out, tailErr strings.Builder
@@ -232,7 +236,7 @@ func TestLsByteRings(t *testing.T) {
 	for i, want := range []string{
 		`^NAME +KIND +CAPACITY +FILE +FILL +SHUTDOWN +STATE$`,
 		`^a +spsc-bytes +64KiB max 16KiB +68\.0KiB +0\.0% +no +unused$`,
-		fmt.Sprintf(`^b +mpsc-bytes +4KiB max 1000B +8\.0KiB +24\.6%% +no +live \[%d\]$`, os.Getpid()),
+		fmt.Sprintf(`^b +mpsc-bytes +4KiB max 1000B +12\.0KiB +24\.6%% +no +live \[%d\]$`, os.Getpid()), // header, claim entries, data
 		`^c +spsc +4x8 +`,
 		`^$`,
 	} {
@@ -246,7 +250,7 @@ func TestLsByteRings(t *testing.T) {
 	require.Len(t, list, 3)
 	assert.Equal(t, lsEntry{
 		Name: "b", Path: b, Ring: true, Kind: "mpsc-bytes", Capacity: 4096, SlotSize: 1000,
-		FileSize: 8192, Queued: 1, FillPercent: 100 * 1008.0 / 4096, State: "live", PIDs: []int{os.Getpid()},
+		FileSize: 12288, Queued: 1, FillPercent: 100 * 1008.0 / 4096, State: "live", PIDs: []int{os.Getpid()},
 	}, list[1])
 }
 
@@ -281,7 +285,7 @@ func TestLsUnknownKind(t *testing.T) {
 
 	status, out, errOut := runCmd("ls", dir)
 	require.Equal(t, 0, status, errOut)
-	assert.Regexp(t, `(?m)^future +- +- +4\.1KiB +- +- +unknown kind$`, out)
+	assert.Regexp(t, `(?m)^future +- +- +8\.1KiB +- +- +unknown kind$`, out)
 	status, out, errOut = runCmd("ls", "-json", dir)
 	require.Equal(t, 0, status, errOut)
 	var list []lsEntry
