@@ -171,7 +171,8 @@ func (l *layout) unwritten(u, h uint64) bool {
 // wipe overwrites the units [from, to) with FREE of their lap, the first
 // one last: see the MPSCBytes invariants.
 func (l *layout) wipe(from, to uint64) {
-	for u := from + 1; u != to; u = (u + 1) & posMask {
+	from, to = from&posMask, to&posMask
+	for u := (from + 1) & posMask; u != to; u = (u + 1) & posMask {
 		storeRelease64(l.bHdr(u), bWord(bFree, l.lap(u)))
 	}
 	storeRelease64(l.bHdr(from), bWord(bFree, l.lap(from)))
@@ -435,6 +436,7 @@ func (r *Ring) bNext() (at uint64, n int, err error) {
 			return 0, 0, err
 		}
 		if r.cfg.Kind == MPSCBytes {
+			c.pos &= posMask // a position, whatever else the word holds
 			r.mbFinishWipe()
 		}
 	}
@@ -524,8 +526,14 @@ func (r *Ring) mbNext() (at uint64, n int, err error) {
 			return u, n, nil
 		case s == bPadding:
 			l := uint64(bLen(h))
-			if l%8 != 0 || l == 0 || l/8 > r.maxClaim() || skipped+l/8 > r.capacity {
+			if l%8 != 0 || l == 0 || l/8 > r.maxClaim() {
 				return 0, 0, r.badRecord(u, h)
+			}
+			if skipped >= r.capacity {
+				// An area's worth skipped in one call: producers that abort
+				// as fast as we skip (or a ring made of padding) must not
+				// keep us here; the next call goes on.
+				return 0, 0, ErrEmpty
 			}
 			skipped += l / 8
 			tries-- // a sound ring has any number of paddings in a row
@@ -775,7 +783,12 @@ func (r *Ring) mbClaim(n int) (at, start, need uint64, err error) {
 		}
 		w := atomic.LoadUint64(r.tail())
 		t := w >> 8
-		if w&tailLane != 0 && w&idxLane != lane && !r.mbClaimWritten(w) {
+		// The last claim must have its header before we move past it:
+		// another lane's, or our lane's from before this handle held it
+		// (a dead owner's, which only the consumer recovers). Our own
+		// last claim has it: we wrote it under claimMu.
+		mine := w&idxLane == lane && t == r.m.claimEnd && r.m.claimed
+		if w&tailLane != 0 && !mine && !r.mbClaimWritten(w) {
 			if tries >= claimPolls {
 				return 0, 0, 0, ErrFull // its producer is slow, or dead until the consumer recovers it
 			}
@@ -813,6 +826,7 @@ func (r *Ring) mbClaim(n int) (at, start, need uint64, err error) {
 		}
 		storeRelease64(r.bHdr(t), hdr)
 		faultinject.At(faultinject.AfterClaim)
+		r.m.claimEnd, r.m.claimed = (t+need)&posMask, true
 		if bState(hdr) == bPadding {
 			r.wakeConsumers()
 			return 0, 0, 0, ErrClosed

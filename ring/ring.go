@@ -192,6 +192,8 @@ type mpmcState struct {
 	epoch     atomic.Uint32 // MPSCBytes: the epoch of this handle's lane, shifted into claims
 	bHead     atomic.Uint64 // MPSCBytes producers: a cached copy of head
 	claimMu   sync.Mutex    // MPSCBytes producers: one claim of this handle's lane at a time
+	claimEnd  uint64        // MPSCBytes: the end of this handle's last claim (under claimMu)
+	claimed   bool          // and whether it made one
 
 	// recordedW and recordedR are one past the last position this handle
 	// claimed and put on record as a writer and as a reader: a later claim
