@@ -52,7 +52,7 @@ type report struct {
 }
 
 // defaultRows are the transports drawn unless -rows says otherwise.
-const defaultRows = "spsc,spsc-batch,mpmc,c-index,unix,unix-bufio,pipe,pipe-bufio,chan,memcpy"
+const defaultRows = "spsc,spsc-batch,spsc-bytes,mpmc,c-index,unix,unix-bufio,pipe,pipe-bufio,chan,memcpy"
 
 func main() {
 	in := flag.String("in", "-", "shmring bench -json output (- for stdin)")
