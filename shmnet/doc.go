@@ -12,9 +12,9 @@
 // descriptors to the listener over the socket (SCM_RIGHTS) with a small
 // versioned handshake (see handshake.go); the listener checks them, maps
 // them and answers. From then on the bytes travel through the rings: a
-// Write copies from its buffer straight into room reserved in the ring, in
-// records of at most 64 KiB, a Read copies out, and neither makes a system
-// call while data flows. A call that must wait spins briefly, then sleeps
+// Write copies from its buffer straight into the ring, in records of at
+// most 64 KiB, a Read copies out, and neither makes a system call while
+// data flows. A call that must wait spins briefly, then sleeps
 // on a futex until the other side wakes it: an idle connection costs no
 // CPU.
 //
