@@ -813,9 +813,15 @@ func (r *Ring) mbClaim(n int) (at, start, need uint64, err error) {
 				return 0, 0, 0, ErrFull
 			}
 		}
-		atomic.StoreUint32(&e.size, uint32(need))
-		atomic.StoreUint32(&e.claimEpoch, epoch)
-		atomic.StoreUint64(&e.start, t) // the entry is whole: a reader of start sees size
+		// The entry: size and epoch before start (store-release: plain
+		// MOVs on amd64, kept in order, and all before the CAS below, a
+		// full barrier); rewritten only when they change.
+		if r.m.entrySize != uint32(need) || r.m.entryEpoch != epoch|1<<31 {
+			storeRelease32(&e.size, uint32(need))
+			storeRelease32(&e.claimEpoch, epoch)
+			r.m.entrySize, r.m.entryEpoch = uint32(need), epoch|1<<31
+		}
+		storeRelease64(&e.start, t) // the entry is whole: a reader of start sees size
 		if !atomic.CompareAndSwapUint64(r.tail(), w, (t+need)&posMask<<8|tailLane|lane) {
 			continue
 		}

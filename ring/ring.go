@@ -144,6 +144,9 @@ type Ring struct {
 	// life is the handle's state (see close.go): 0 while open; read by
 	// every operation on entry, after it has announced itself.
 	life uint32
+	// ops is written by every MPMC and MPSCBytes producer operation: on a
+	// line of its own, away from life, which every operation reads.
+	_    [60]byte
 	ops  atomic.Int32 // operations in flight other than the SPSC sides'
 	inFn atomic.Int32 // of those, MPMC pops inside a caller's fn
 	// of those, reservations open between Reserve and Commit or Abort
@@ -184,16 +187,18 @@ type consumerState struct {
 
 // mpmcState is shared by every goroutine that uses an MPMC handle.
 type mpmcState struct {
-	lane      atomic.Int32  // index of this handle's process record; -1 none yet
-	laneMu    sync.Mutex    // serialises registration
-	roles     atomic.Uint32 // roles already marked in the record
-	stuck     stuckClaim
-	recovered atomic.Uint64 // slots (byte rings: claims) this handle freed from dead claimers
-	epoch     atomic.Uint32 // MPSCBytes: the epoch of this handle's lane, shifted into claims
-	bHead     atomic.Uint64 // MPSCBytes producers: a cached copy of head
-	claimMu   sync.Mutex    // MPSCBytes producers: one claim of this handle's lane at a time
-	claimEnd  uint64        // MPSCBytes: the end of this handle's last claim (under claimMu)
-	claimed   bool          // and whether it made one
+	lane       atomic.Int32  // index of this handle's process record; -1 none yet
+	laneMu     sync.Mutex    // serialises registration
+	roles      atomic.Uint32 // roles already marked in the record
+	stuck      stuckClaim
+	recovered  atomic.Uint64 // slots (byte rings: claims) this handle freed from dead claimers
+	epoch      atomic.Uint32 // MPSCBytes: the epoch of this handle's lane, shifted into claims
+	bHead      atomic.Uint64 // MPSCBytes producers: a cached copy of head
+	claimMu    sync.Mutex    // MPSCBytes producers: one claim of this handle's lane at a time
+	claimEnd   uint64        // MPSCBytes: the end of this handle's last claim (under claimMu)
+	claimed    bool          // and whether it made one
+	entrySize  uint32        // MPSCBytes: the size and epoch this handle last wrote in its entry
+	entryEpoch uint32
 
 	// recordedW and recordedR are one past the last position this handle
 	// claimed and put on record as a writer and as a reader: a later claim
