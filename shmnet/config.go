@@ -102,6 +102,12 @@ type Dialer struct {
 	// connection costs no CPU. ring.WaitSpin never sleeps: the lowest
 	// latency, at the price of a core per waiting call.
 	Wait ring.WaitMode
+	// HandshakeTimeout bounds how long Dial waits for the listener's
+	// answer once connected, whatever ctx allows (default 10s): a listener
+	// that accepts and never answers (not shmnet, or wedged) fails the
+	// dial instead of hanging it, as net/http and gRPC often dial with a
+	// context without a deadline.
+	HandshakeTimeout time.Duration
 }
 
 func (d *Dialer) buffers() (send, recv int, err error) {

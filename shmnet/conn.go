@@ -175,6 +175,14 @@ func (c *Conn) Read(p []byte) (int, error) {
 // record into the Read's buffer and refuses the record, leaving it first in
 // line, if not all of it fit.
 func (c *Conn) take(rec []byte) error {
+	if c.rn == len(c.rbuf) {
+		return errReadFull // full: not one record more, whatever its length
+	}
+	if len(rec) == 0 {
+		// Write never makes one; a stream of them would keep a Read
+		// consuming for as long as the peer likes.
+		return &wrapError{msg: "shmnet: the peer sent an empty record: it broke the protocol", err: ErrProtocol}
+	}
 	if c.roff > len(rec) {
 		// The peer rewrote a record this end had begun to read.
 		return &wrapError{msg: "shmnet: a record shrank under a read: the peer broke the protocol", err: ErrProtocol}

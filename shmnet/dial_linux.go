@@ -49,11 +49,20 @@ func (d *Dialer) Dial(ctx context.Context, path string) (*Conn, error) {
 		return fail(err)
 	}
 	sock := raw.(*net.UnixConn)
-	c, err := d.handshake(ctx, sock, send, recv, remote)
+	limit := d.HandshakeTimeout
+	if limit <= 0 {
+		limit = defaultHandshakeTimeout
+	}
+	hctx, cancel := context.WithTimeoutCause(ctx, limit,
+		fmt.Errorf("shmnet: the listener did not answer the handshake within %v (is it a shmnet listener?): %w", limit, os.ErrDeadlineExceeded))
+	defer cancel()
+	c, err := d.handshake(hctx, sock, send, recv, remote)
 	if err != nil {
 		sock.Close()
 		if ctx.Err() != nil {
 			err = fmt.Errorf("shmnet: handshake: %w", ctx.Err())
+		} else if hctx.Err() != nil {
+			err = context.Cause(hctx)
 		}
 		return fail(err)
 	}
