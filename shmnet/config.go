@@ -135,7 +135,10 @@ type ListenConfig struct {
 	Perm fs.FileMode
 	// HandshakeTimeout bounds how long a dialer may take to send its
 	// handshake once connected; 0 means 10 seconds. A client that connects
-	// and stalls ties up only its own handshake, never the others.
+	// and stalls ties up its own handshake and one of the 128 the listener
+	// runs at once (connections handshaken but not yet taken by Accept
+	// count too) until it times out: that many stalled clients of the
+	// socket's users hold new ones off for that long.
 	HandshakeTimeout time.Duration
 	// MaxBuffer is the largest ring, in bytes, that the listener maps for a
 	// dialer; 0 means DefaultMaxBuffer. A larger one is refused.
