@@ -613,17 +613,7 @@ func (r *Ring) mbFinishWipe() {
 // header at u, which holds was, becomes padding. A live claimer is never
 // overridden.
 func (r *Ring) mbRecover(u, h, was uint64) bool {
-	if !r.stuckFor(h) {
-		return false
-	}
-	c := &r.m.stuck
-	now := uint64(monotime())
-	at := atomic.LoadUint64(&c.since)
-	if at == 0 {
-		storeRelease64(&c.since, now)
-		return false
-	}
-	if now-at < uint64(r.opts.Grace) {
+	if !r.graceOver(h) {
 		return false
 	}
 	lane := int(bState(h) & idxLane)
@@ -634,7 +624,7 @@ func (r *Ring) mbRecover(u, h, was uint64) bool {
 		gone = !owned || !alive
 	}
 	if !gone {
-		storeRelease64(&c.since, now) // slow, not dead: look again after another grace period
+		r.graceAgain() // slow, not dead: look again after another grace period
 		return false
 	}
 	if atomic.CompareAndSwapUint64(r.bHdr(u), was, bWord(bPadding, bLen(h))) {

@@ -193,12 +193,11 @@ func (r *Ring) stuckFor(key uint64) bool {
 	return n >= stuckPolls
 }
 
-// tryRecover is called on the slot of position p, which has been claimed
-// (as kind) and not finished: it holds v. It reports whether it undid the
-// claim. After stuckFor, it waits Options.Grace of the same word before it
-// looks at the claimer, and never undoes the claim of a live one.
-func (r *Ring) tryRecover(s unsafe.Pointer, v, p, kind uint64) bool {
-	if !r.stuckFor(v ^ kind) {
+// graceOver reports whether this handle has found the claim key in its
+// way stuckPolls times in a row and then for Options.Grace: time to look
+// at its claimer (MPMC slots, MPSCBytes records).
+func (r *Ring) graceOver(key uint64) bool {
+	if !r.stuckFor(key) {
 		return false
 	}
 	c := &r.m.stuck
@@ -208,7 +207,19 @@ func (r *Ring) tryRecover(s unsafe.Pointer, v, p, kind uint64) bool {
 		storeRelease64(&c.since, now)
 		return false
 	}
-	if now-at < uint64(r.opts.Grace) {
+	return now-at >= uint64(r.opts.Grace)
+}
+
+// graceAgain starts another grace period on the claim in the way: its
+// claimer lives.
+func (r *Ring) graceAgain() { storeRelease64(&r.m.stuck.since, uint64(monotime())) }
+
+// tryRecover is called on the slot of position p, which has been claimed
+// (as kind) and not finished: it holds v. It reports whether it undid the
+// claim. After stuckFor, it waits Options.Grace of the same word before it
+// looks at the claimer, and never undoes the claim of a live one.
+func (r *Ring) tryRecover(s unsafe.Pointer, v, p, kind uint64) bool {
+	if !r.graceOver(v ^ kind) {
 		return false
 	}
 	lane := r.claimer(p, kind)
@@ -216,7 +227,7 @@ func (r *Ring) tryRecover(s unsafe.Pointer, v, p, kind uint64) bool {
 		return false // being recorded right now: look again later
 	}
 	if owned, alive := r.recordOwnerAlive(lane); owned && alive {
-		storeRelease64(&c.since, now) // slow, not dead: look again after another grace period
+		r.graceAgain() // slow, not dead: look again after another grace period
 		return false
 	}
 	// The claimer is gone, and its message with it.
