@@ -11,36 +11,35 @@ import (
 // ErrFull (nothing written), ErrTooLarge, or ErrClosed after Shutdown.
 // On an SPSC ring the first push claims the producer role for this handle
 // (ErrBusy if another live process or handle holds it).
-func (r *Ring) TryPush(msg []byte) error {
-	if r.cfg.Kind != SPSC {
-		if r.cfg.Kind == SPSCBytes {
-			return r.sbTryPush(msg)
-		}
-		if r.cfg.Kind.bytes() {
-			return r.bTryPushEntry(msg)
-		}
-		return r.mpmcTryPushEntry(msg)
-	}
-	// The SPSC fast path, in line for small messages: a copy of spscPush's
-	// common case (spsc.go). No call (so nothing saved to the stack: a
-	// producer waiting for cache lines is limited by how many stores it has
-	// in flight), no read-modify-write; the stores to shared memory are the
-	// payload, its length and tail.
+func (r *Ring) TryPush(msg []byte) error { return r.push(msg, false, nil) }
+
+// Push copies msg into the ring, waiting for a free slot until ctx is done.
+// It returns ctx's error if ctx ends first, ErrPeerDead if the SPSC consumer
+// process died while the ring was full, and otherwise what TryPush returns.
+func (r *Ring) Push(ctx context.Context, msg []byte) error { return r.push(msg, true, ctx) }
+
+// push is TryPush, and Push with wait. Both inline to a call of it, so that
+// the SPSC fast path below runs with nothing saved to the stack: a producer
+// whose store of tail waits for the consumer's core to give the line back
+// can go on only while its store buffer has room, and every spilled
+// register or return address takes a place in it (on this path, the stores
+// are the payload, tail and the handle's busy word and position; the length
+// only when it changes).
+func (r *Ring) push(msg []byte, wait bool, ctx context.Context) error {
+	// The SPSC fast path: the common case of spscPush (spsc.go), in line.
+	// No call, no read-modify-write. Everything else takes one way out, a
+	// call in tail position (nothing to save around it).
 	p := &r.p
 	n := len(msg)
-	announceBusy(&p.busy) // for Close (close.go)
-	if atomic.LoadUint32(&r.life) != 0 || !p.held || p.reserved || n > r.slotSize || p.pos-p.head >= r.capacity ||
-		atomic.LoadUint32(r.closedWord()) != 0 {
-		return r.spscPushSlow(msg)
-	}
 	pos := p.pos
-	s := r.slot(pos)
-	if n > smallPayload {
-		return r.spscPushCopy(s, msg) // a call in tail position: nothing to save around it
+	if r.cfg.Kind != SPSC || !r.spscEnter(&p.busy) || !p.held || p.reserved || n > smallPayload || n > r.slotSize ||
+		pos-p.head >= r.capacity || atomic.LoadUint32(r.closedWord()) != 0 {
+		return r.pushSlow(msg, wait, ctx)
 	}
+	s := r.slot(pos)
 	r.writeSmall(s, msg)
 	faultinject.At(faultinject.AfterCopy)
-	*r.spscLen(pos) = uint32(n)
+	r.spscSetLen(pos, n)
 	faultinject.At(faultinject.BeforePublish)
 	pos++
 	p.pos = pos
@@ -50,14 +49,36 @@ func (r *Ring) TryPush(msg []byte) error {
 	return nil
 }
 
-// Push copies msg into the ring, waiting for a free slot until ctx is done.
-// It returns ctx's error if ctx ends first, ErrPeerDead if the SPSC consumer
-// process died while the ring was full, and otherwise what TryPush returns.
-func (r *Ring) Push(ctx context.Context, msg []byte) error {
-	if err := r.TryPush(msg); err != ErrFull {
+// pushSlow is push's way out of its fast path, for every case: another
+// kind, or an SPSC push (announced in r.p.busy) that is not the common one.
+func (r *Ring) pushSlow(msg []byte, wait bool, ctx context.Context) error {
+	var err error
+	switch r.cfg.Kind {
+	case SPSC:
+		if l := atomic.LoadUint32(&r.life); l != 0 {
+			r.exitSide(&r.p.busy)
+			return r.lifeError(l)
+		}
+		err = r.spscPush(msg)
+		r.exitSide(&r.p.busy)
+	case SPSCBytes:
+		err = r.sbTryPush(msg)
+	case MPSCBytes:
+		err = r.bTryPushEntry(msg)
+	default:
+		err = r.mpmcTryPushEntry(msg)
+	}
+	if err != ErrFull || !wait {
 		return err
 	}
 	return r.pushWait(ctx, msg)
+}
+
+// spscEnter announces an SPSC push or pop in busy (for Close, close.go)
+// and reports whether the handle is open.
+func (r *Ring) spscEnter(busy *uint32) bool {
+	announceBusy(busy)
+	return atomic.LoadUint32(&r.life) == 0
 }
 
 func (r *Ring) pushWait(ctx context.Context, msg []byte) error {
@@ -87,44 +108,39 @@ func (r *Ring) pushWait(ctx context.Context, msg []byte) error {
 // down and every message has been delivered, and io.ErrShortBuffer, with the
 // message's length, when buf is too small: that message stays in the ring.
 // On an SPSC ring the first pop claims the consumer role for this handle.
-func (r *Ring) TryPop(buf []byte) (int, error) {
-	if r.cfg.Kind != SPSC {
-		if r.cfg.Kind == SPSCBytes {
-			return r.sbTryPop(buf)
-		}
-		if r.cfg.Kind.bytes() {
-			return r.bTryPopEntry(buf, false)
-		}
-		return r.mpmcTryPopEntry(buf, false)
-	}
-	// The SPSC fast path, in line for small messages: a copy of spscPop's
-	// common case (spsc.go). The load of tail only when the cached copy says
-	// empty, the copy, one store of head, and no call.
+func (r *Ring) TryPop(buf []byte) (int, error) { return r.pop(buf, false, nil) }
+
+// Pop copies the next message into buf, waiting for one until ctx is done.
+// Besides what TryPop returns, it returns ctx's error, or ErrPeerDead if the
+// SPSC producer process died and left the ring empty.
+func (r *Ring) Pop(ctx context.Context, buf []byte) (int, error) { return r.pop(buf, true, ctx) }
+
+// pop is TryPop, and Pop with wait; like push, with its SPSC fast path in
+// line and one way out.
+func (r *Ring) pop(buf []byte, wait bool, ctx context.Context) (int, error) {
+	// The SPSC fast path: the common case of spscPop (spsc.go). The load of
+	// tail only when the cached copy says empty, the copy, one store of
+	// head, and no call.
 	c := &r.c
-	announceBusy(&c.busy) // for Close (close.go)
-	if atomic.LoadUint32(&r.life) != 0 || !c.held {
-		return r.spscPopSlow(buf, false)
+	if r.cfg.Kind != SPSC || !r.spscEnter(&c.busy) || !c.held {
+		return r.popSlow(buf, wait, ctx)
 	}
 	pos := c.pos
 	if pos == c.tail {
 		c.tail = atomic.LoadUint64(r.tail()) // load-acquire: pairs with the producer's publish
 		if pos == c.tail {
-			if atomic.LoadUint32(r.closedWord()) != 0 {
-				return r.spscPopSlow(buf, false) // the end of the stream?
+			if wait || atomic.LoadUint32(r.closedWord()) != 0 {
+				return r.popSlow(buf, wait, ctx) // wait, or the end of the stream?
 			}
 			storeRelease32(&c.busy, 0)
-			return 0, ErrEmpty // a waiting consumer polls here: keep it cheap
+			return 0, ErrEmpty // a consumer polling with TryPop comes here: keep it cheap
 		}
 	}
 	n := int(*r.spscLen(pos)) // below tail: this message's length
-	if n > len(buf) || n > r.slotSize || c.tail-pos > r.capacity {
-		return r.spscPopSlow(buf, false)
+	if n > smallPayload || n > len(buf) || n > r.slotSize || c.tail-pos > r.capacity {
+		return r.popSlow(buf, wait, ctx)
 	}
-	s := r.slot(pos)
-	if n > smallPayload {
-		return r.spscPopCopy(buf, s, n) // a call in tail position
-	}
-	r.readSmall(buf, s, n)
+	r.readSmall(buf, r.slot(pos), n)
 	faultinject.At(faultinject.AfterConsume)
 	pos++
 	c.pos = pos
@@ -134,12 +150,27 @@ func (r *Ring) TryPop(buf []byte) (int, error) {
 	return n, nil
 }
 
-// Pop copies the next message into buf, waiting for one until ctx is done.
-// Besides what TryPop returns, it returns ctx's error, or ErrPeerDead if the
-// SPSC producer process died and left the ring empty.
-func (r *Ring) Pop(ctx context.Context, buf []byte) (int, error) {
-	n, err := r.TryPop(buf)
-	if err != ErrEmpty {
+// popSlow is pop's way out of its fast path, for every case: another kind,
+// or an SPSC pop (announced in r.c.busy) that is not the common one.
+func (r *Ring) popSlow(buf []byte, wait bool, ctx context.Context) (int, error) {
+	var n int
+	var err error
+	switch r.cfg.Kind {
+	case SPSC:
+		if l := atomic.LoadUint32(&r.life); l != 0 {
+			r.exitSide(&r.c.busy)
+			return 0, r.lifeError(l)
+		}
+		n, err = r.spscPop(buf, false)
+		r.exitSide(&r.c.busy)
+	case SPSCBytes:
+		n, err = r.sbTryPop(buf)
+	case MPSCBytes:
+		n, err = r.bTryPopEntry(buf, false)
+	default:
+		n, err = r.mpmcTryPopEntry(buf, false)
+	}
+	if err != ErrEmpty || !wait {
 		return n, err
 	}
 	return r.popWait(ctx, buf, false)

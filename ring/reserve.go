@@ -194,7 +194,7 @@ func (r *Ring) Commit(n int) error {
 	}
 	switch r.cfg.Kind {
 	case SPSC:
-		*r.spscLen(res.pos) = uint32(n)
+		r.spscSetLen(res.pos, n)
 		r.spscPublish(res.pos + 1)
 	case MPMC:
 		storeRelease32(slotLen(res.slot), uint32(n))

@@ -1,7 +1,7 @@
 package ring
 
 // SPSC protocol: one producer, one consumer, no read-modify-write: an index
-// ring. The fast paths of TryPush and TryPop are copies of spscPush and
+// ring. The fast paths of push and pop are copies of spscPush and
 // spscPop kept in line in ops.go (a call would make them save registers on
 // the stack); each names the other, and a change to one is a change to both.
 //
@@ -30,7 +30,6 @@ package ring
 import (
 	"io"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/shmring/shmring/internal/faultinject"
 )
@@ -70,18 +69,6 @@ func (r *Ring) claimConsumer() error {
 	return nil
 }
 
-// spscPushSlow is TryPush's way out of its fast path: the push is
-// announced (r.p.busy), and anything may be the matter.
-func (r *Ring) spscPushSlow(msg []byte) error {
-	if l := atomic.LoadUint32(&r.life); l != 0 {
-		r.exitSide(&r.p.busy)
-		return r.lifeError(l)
-	}
-	err := r.spscPush(msg)
-	r.exitSide(&r.p.busy)
-	return err
-}
-
 // spscPush is TryPush on an SPSC ring once announced, for every case: it
 // takes the role, reports errors, reloads head when the cached one says the
 // ring is full, and copies messages of any size. TryPush has a copy of its
@@ -108,10 +95,21 @@ func (r *Ring) spscPush(msg []byte) error {
 	pos := p.pos
 	r.writePayload(r.slot(pos), msg)
 	faultinject.At(faultinject.AfterCopy)
-	*r.spscLen(pos) = uint32(len(msg))
+	r.spscSetLen(pos, len(msg))
 	faultinject.At(faultinject.BeforePublish)
 	r.spscPublish(pos + 1)
 	return nil
+}
+
+// spscSetLen sets the length of the message at pos, the producer's own
+// slot. It stores only when the length differs from the one already there
+// (the last message of that slot, a lap ago): with messages of one size, as
+// most streams are, the length lines stay shared in both cores' caches and
+// never cross between them, and the producer makes one store less.
+func (r *Ring) spscSetLen(pos uint64, n int) {
+	if l := r.spscLen(pos); *l != uint32(n) {
+		*l = uint32(n)
+	}
 }
 
 // spscRoom makes sure the slot at the producer's position is free,
@@ -138,19 +136,6 @@ func (r *Ring) spscPublish(pos uint64) {
 	r.p.pos = pos
 	storeRelease64(r.tail(), pos) // publishes every message below pos
 	r.wakeConsumers()
-}
-
-// spscPushCopy is TryPush's fast path for messages too large to copy in
-// line: memmove, then publish.
-func (r *Ring) spscPushCopy(s unsafe.Pointer, msg []byte) error {
-	pos := r.p.pos
-	copy(r.payload(s, len(msg)), msg)
-	faultinject.At(faultinject.AfterCopy)
-	*r.spscLen(pos) = uint32(len(msg))
-	faultinject.At(faultinject.BeforePublish)
-	r.spscPublish(pos + 1)
-	storeRelease32(&r.p.busy, 0)
-	return nil
 }
 
 // spscTryPushBatch writes as many of msgs as fit and publishes them with
@@ -181,7 +166,7 @@ func (r *Ring) spscTryPushBatch(msgs [][]byte) (int, error) {
 		pos := p.pos
 		r.writePayload(r.slot(pos), msg)
 		faultinject.At(faultinject.AfterCopy)
-		*r.spscLen(pos) = uint32(len(msg))
+		r.spscSetLen(pos, len(msg))
 		faultinject.At(faultinject.BeforePublish)
 		p.pos = pos + 1
 	}
@@ -189,18 +174,6 @@ func (r *Ring) spscTryPushBatch(msgs [][]byte) (int, error) {
 	if n > 0 {
 		r.spscPublish(p.pos)
 	}
-	return n, err
-}
-
-// spscPopSlow is TryPop's way out of its fast path: the pop is announced
-// (r.c.busy).
-func (r *Ring) spscPopSlow(buf []byte, exact bool) (int, error) {
-	if l := atomic.LoadUint32(&r.life); l != 0 {
-		r.exitSide(&r.c.busy)
-		return 0, r.lifeError(l)
-	}
-	n, err := r.spscPop(buf, exact)
-	r.exitSide(&r.c.busy)
 	return n, err
 }
 
@@ -267,16 +240,6 @@ func (r *Ring) spscFree(pos uint64) {
 	r.c.pos = pos
 	storeRelease64(r.head(), pos) // after the copies out: the producer may overwrite
 	r.wakeProducers()
-}
-
-// spscPopCopy is TryPop's fast path for messages too large to copy in
-// line.
-func (r *Ring) spscPopCopy(buf []byte, s unsafe.Pointer, n int) (int, error) {
-	copy(buf, r.payload(s, n))
-	faultinject.At(faultinject.AfterConsume)
-	r.spscFree(r.c.pos + 1)
-	storeRelease32(&r.c.busy, 0)
-	return n, nil
 }
 
 // spscTryConsume hands fn up to max queued messages as views into their
