@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,6 +112,13 @@ func runBenchChild(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	defer cleanup()
+	if dir := os.Getenv(profileEnv); dir != "" {
+		stop, err := startChildProfile(dir, o)
+		if err != nil {
+			return fail(err)
+		}
+		defer stop()
+	}
 	fmt.Fprintln(stdout, "ready")
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
@@ -131,6 +139,27 @@ func runBenchChild(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, reply)
 	}
 	return statusOK
+}
+
+// profileEnv names a directory in which every bench child writes a CPU
+// profile of its whole life, for finding where a row spends its time:
+// SHMRING_BENCH_PROFILE=/tmp/prof shmring bench -sizes 8, then
+// go tool pprof -top shmring /tmp/prof/ring-producer-8B-*.pprof.
+const profileEnv = "SHMRING_BENCH_PROFILE"
+
+func startChildProfile(dir string, o childOptions) (func(), error) {
+	f, err := os.CreateTemp(dir, fmt.Sprintf("%s-%s-%dB-%s-batch%d-*.pprof", o.mode, o.role, o.size, o.wait, o.batch))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", profileEnv, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", profileEnv, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // childHandler runs one command of the parent with its numbers and returns
