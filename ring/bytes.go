@@ -289,102 +289,6 @@ func (r *Ring) sbPushBatch(msgs [][]byte) (int, error) {
 	return n, err
 }
 
-// sbTryPush is TryPush on an SPSCBytes ring: the common case in line, as
-// in TryPush on SPSC (ops.go), and everything else in sbPush. A copy of
-// sbReserve's and sbPublish's common case: a change to them is a change
-// here.
-func (r *Ring) sbTryPush(msg []byte) error {
-	p := &r.p
-	n := len(msg)
-	announceBusy(&p.busy) // for Close (close.go)
-	pos := p.pos
-	rec := uint64(bHeader+n+7) / 8
-	off := pos & r.mask
-	if atomic.LoadUint32(&r.life) != 0 || !p.held || p.reserved || n > r.slotSize || off+rec > r.capacity ||
-		pos+rec-p.head > r.capacity || atomic.LoadUint32(r.closedWord()) != 0 {
-		return r.sbPushSlow(msg)
-	}
-	dst := unsafe.Add(r.data, uintptr(off)*8)
-	if n <= smallPayload {
-		moveSmall(unsafe.Add(dst, bHeader), unsafe.Pointer(unsafe.SliceData(msg)), n)
-	} else {
-		copy(unsafe.Slice((*byte)(unsafe.Add(dst, bHeader)), n), msg)
-	}
-	faultinject.At(faultinject.AfterCopy)
-	*(*uint64)(dst) = bWord(bMessage, uint32(n))
-	faultinject.At(faultinject.BeforePublish)
-	pos += rec
-	p.pos = pos
-	storeRelease64(r.tail(), pos) // publishes the message to the consumer
-	r.wakeConsumers()
-	storeRelease32(&p.busy, 0)
-	return nil
-}
-
-// sbPushSlow is sbTryPush's way out of its fast path, announced.
-func (r *Ring) sbPushSlow(msg []byte) error {
-	if l := atomic.LoadUint32(&r.life); l != 0 {
-		r.exitSide(&r.p.busy)
-		return r.lifeError(l)
-	}
-	err := r.sbPush(msg)
-	r.exitSide(&r.p.busy)
-	return err
-}
-
-// sbTryPop is TryPop on an SPSCBytes ring: the common case in line (a copy
-// of bNext's and bPop's for a message below the cached tail), everything
-// else in bPop.
-func (r *Ring) sbTryPop(buf []byte) (int, error) {
-	c := &r.c
-	announceBusy(&c.busy) // for Close (close.go)
-	if atomic.LoadUint32(&r.life) != 0 || !c.held {
-		return r.sbPopSlow(buf)
-	}
-	pos := c.pos
-	if pos == c.tail {
-		c.tail = atomic.LoadUint64(r.tail()) // load-acquire: pairs with the producer's publish
-		if pos == c.tail {
-			if atomic.LoadUint32(r.closedWord()) != 0 {
-				return r.sbPopSlow(buf) // the end of the stream?
-			}
-			storeRelease32(&c.busy, 0)
-			return 0, ErrEmpty
-		}
-	}
-	off := pos & r.mask
-	src := unsafe.Add(r.data, uintptr(off)*8)
-	h := *(*uint64)(src) // below tail: ordered by its load-acquire
-	n := int(bLen(h))
-	rec := uint64(bHeader+n+7) / 8
-	if bState(h) != bMessage || n > len(buf) || n > r.slotSize || off+rec > r.capacity || c.tail-pos < rec || c.tail-pos > r.capacity {
-		return r.sbPopSlow(buf) // padding, a short buffer, or something to report
-	}
-	if n <= smallPayload {
-		moveSmall(unsafe.Pointer(unsafe.SliceData(buf)), unsafe.Add(src, bHeader), n)
-	} else {
-		copy(buf, unsafe.Slice((*byte)(unsafe.Add(src, bHeader)), n))
-	}
-	faultinject.At(faultinject.AfterConsume)
-	pos += rec
-	c.pos = pos
-	storeRelease64(r.head(), pos) // frees the room for the producer at once
-	r.wakeProducers()
-	storeRelease32(&c.busy, 0)
-	return n, nil
-}
-
-// sbPopSlow is sbTryPop's way out of its fast path, announced.
-func (r *Ring) sbPopSlow(buf []byte) (int, error) {
-	if l := atomic.LoadUint32(&r.life); l != 0 {
-		r.exitSide(&r.c.busy)
-		return 0, r.lifeError(l)
-	}
-	n, err := r.bPop(buf, false)
-	r.exitSide(&r.c.busy)
-	return n, err
-}
-
 // bTryPushEntry and bTryPopEntry are TryPush and TryPop on a byte ring,
 // announced for Close.
 func (r *Ring) bTryPushEntry(msg []byte) error {
@@ -660,7 +564,7 @@ func (r *Ring) bPop(buf []byte, exact bool) (int, error) {
 // bTryConsume hands fn up to max messages as views into the data area and
 // frees those it accepted with one store of head; a message fn refuses
 // stays first in line.
-func (r *Ring) bTryConsume(max int, fn func(msg []byte) error) (int, error) {
+func (r *Ring) bTryConsume(max int, fn visitor) (int, error) {
 	c := &r.c
 	done := 0
 	var err error
@@ -705,7 +609,7 @@ func (r *Ring) bTryConsume(max int, fn func(msg []byte) error) (int, error) {
 			r.mbMark(at, n)
 		}
 		storeRelease32(&c.inFn, 1)
-		ferr := fn(r.bPayload(at, n))
+		ferr := fn.call(r.bPayload(at, n))
 		storeRelease32(&c.inFn, 0)
 		if ferr != nil {
 			if r.cfg.Kind == MPSCBytes {

@@ -422,6 +422,32 @@ func moveSmall(dst, src unsafe.Pointer, n int) {
 	}
 }
 
+// wordPayload is the largest message the SPSC fast paths copy in line, with
+// moveWords.
+const wordPayload = 64
+
+// moveWords copies n bytes, 8 <= n <= wordPayload, from src to dst without
+// calling memmove, on CPUs with unalignedWords: up to 15 bytes as two
+// overlapping words, up to 32 as two overlapping 16-byte blocks, up to 64 as
+// four (the first two and the last two). The areas must not overlap.
+func moveWords(dst, src unsafe.Pointer, n int) {
+	if n < 16 {
+		*(*uint64)(dst) = *(*uint64)(src)
+		*(*uint64)(unsafe.Add(dst, n-8)) = *(*uint64)(unsafe.Add(src, n-8))
+		return
+	}
+	*(*[16]byte)(dst) = *(*[16]byte)(src)
+	if n > 32 {
+		*(*[16]byte)(unsafe.Add(dst, 16)) = *(*[16]byte)(unsafe.Add(src, 16))
+		*(*[16]byte)(unsafe.Add(dst, n-32)) = *(*[16]byte)(unsafe.Add(src, n-32))
+	}
+	*(*[16]byte)(unsafe.Add(dst, n-16)) = *(*[16]byte)(unsafe.Add(src, n-16))
+}
+
+// inWords reports whether the SPSC fast paths copy an n-byte message in
+// line (moveWords).
+func inWords(n int) bool { return unalignedWords && n >= 8 && n <= wordPayload }
+
 // writeSmall copies msg (len(msg) <= smallPayload) into slot s.
 func (l *layout) writeSmall(s unsafe.Pointer, msg []byte) {
 	moveSmall(unsafe.Add(s, l.hdr), unsafe.Pointer(unsafe.SliceData(msg)), len(msg))

@@ -500,7 +500,7 @@ func (r *Ring) mpmcTryPop(buf []byte, exact bool) (int, error) {
 // it. Claims are final in an MPMC ring (other consumers may already have
 // claimed the positions after it), so a message fn refuses is pushed again,
 // at the tail, if there is room: it changes places, but is not lost.
-func (r *Ring) mpmcTryConsume(max int, fn func(msg []byte) error) (int, error) {
+func (r *Ring) mpmcTryConsume(max int, fn visitor) (int, error) {
 	lane, err := r.lane()
 	if err != nil {
 		return 0, err
@@ -523,7 +523,7 @@ func (r *Ring) mpmcTryConsume(max int, fn func(msg []byte) error) (int, error) {
 		}
 		held, heldPos = s, pos
 		r.inFn.Add(1)
-		ferr := fn(r.payload(s, l))
+		ferr := fn.call(r.payload(s, l))
 		r.inFn.Add(-1)
 		if ferr != nil {
 			if perr := r.mpmcTryPush(r.payload(s, l)); perr != nil {

@@ -3,6 +3,7 @@ package ring
 import (
 	"context"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/shmring/shmring/internal/faultinject"
 )
@@ -26,22 +27,39 @@ func (r *Ring) Push(ctx context.Context, msg []byte) error { return r.push(msg, 
 // are the payload, tail and the handle's busy word and position; the length
 // only when it changes).
 func (r *Ring) push(msg []byte, wait bool, ctx context.Context) error {
-	// The SPSC fast path: the common case of spscPush (spsc.go), in line.
-	// No call, no read-modify-write. Everything else takes one way out, a
-	// call in tail position (nothing to save around it).
+	// The fast paths of SPSC and SPSCBytes: the common case of spscPush
+	// (spsc.go) and of sbReserve and sbPublish (bytes.go), in line. No call,
+	// no read-modify-write. Everything else takes one way out, a call in
+	// tail position (nothing to save around it).
 	p := &r.p
 	n := len(msg)
 	pos := p.pos
-	if r.cfg.Kind != SPSC || !r.spscEnter(&p.busy) || !p.held || p.reserved || n > smallPayload || n > r.slotSize ||
-		pos-p.head >= r.capacity || atomic.LoadUint32(r.closedWord()) != 0 {
+	switch r.cfg.Kind {
+	case SPSC:
+		if !r.spscEnter(&p.busy) || !p.held || p.reserved || !inWords(n) || n > r.slotSize ||
+			pos-p.head >= r.capacity || atomic.LoadUint32(r.closedWord()) != 0 {
+			return r.pushSlow(msg, wait, ctx)
+		}
+		moveWords(unsafe.Add(r.slot(pos), r.hdr), unsafe.Pointer(unsafe.SliceData(msg)), n)
+		faultinject.At(faultinject.AfterCopy)
+		r.spscSetLen(pos, n)
+		pos++
+	case SPSCBytes:
+		rec := uint64(bHeader+n+7) / 8
+		off := pos & r.mask
+		if !r.spscEnter(&p.busy) || !p.held || p.reserved || !inWords(n) || n > r.slotSize || off+rec > r.capacity ||
+			pos+rec-p.head > r.capacity || atomic.LoadUint32(r.closedWord()) != 0 {
+			return r.pushSlow(msg, wait, ctx)
+		}
+		dst := unsafe.Add(r.data, uintptr(off)*8)
+		moveWords(unsafe.Add(dst, bHeader), unsafe.Pointer(unsafe.SliceData(msg)), n)
+		faultinject.At(faultinject.AfterCopy)
+		*(*uint64)(dst) = bWord(bMessage, uint32(n))
+		pos += rec
+	default:
 		return r.pushSlow(msg, wait, ctx)
 	}
-	s := r.slot(pos)
-	r.writeSmall(s, msg)
-	faultinject.At(faultinject.AfterCopy)
-	r.spscSetLen(pos, n)
 	faultinject.At(faultinject.BeforePublish)
-	pos++
 	p.pos = pos
 	storeRelease64(r.tail(), pos) // publishes the message to the consumer
 	r.wakeConsumers()
@@ -50,19 +68,22 @@ func (r *Ring) push(msg []byte, wait bool, ctx context.Context) error {
 }
 
 // pushSlow is push's way out of its fast path, for every case: another
-// kind, or an SPSC push (announced in r.p.busy) that is not the common one.
+// kind, or an SPSC or SPSCBytes push (announced in r.p.busy) that is not
+// the common one.
 func (r *Ring) pushSlow(msg []byte, wait bool, ctx context.Context) error {
 	var err error
 	switch r.cfg.Kind {
-	case SPSC:
+	case SPSC, SPSCBytes:
 		if l := atomic.LoadUint32(&r.life); l != 0 {
 			r.exitSide(&r.p.busy)
 			return r.lifeError(l)
 		}
-		err = r.spscPush(msg)
+		if r.cfg.Kind == SPSC {
+			err = r.spscPush(msg)
+		} else {
+			err = r.sbPush(msg)
+		}
 		r.exitSide(&r.p.busy)
-	case SPSCBytes:
-		err = r.sbTryPush(msg)
 	case MPSCBytes:
 		err = r.bTryPushEntry(msg)
 	default:
@@ -118,11 +139,13 @@ func (r *Ring) Pop(ctx context.Context, buf []byte) (int, error) { return r.pop(
 // pop is TryPop, and Pop with wait; like push, with its SPSC fast path in
 // line and one way out.
 func (r *Ring) pop(buf []byte, wait bool, ctx context.Context) (int, error) {
-	// The SPSC fast path: the common case of spscPop (spsc.go). The load of
-	// tail only when the cached copy says empty, the copy, one store of
-	// head, and no call.
+	// The fast paths of SPSC and SPSCBytes: the common case of spscPop
+	// (spsc.go) and of bNext and bPop (bytes.go). The load of tail only
+	// when the cached copy says empty, the copy, one store of head, and no
+	// call.
 	c := &r.c
-	if r.cfg.Kind != SPSC || !r.spscEnter(&c.busy) || !c.held {
+	kind := r.cfg.Kind
+	if kind != SPSC && kind != SPSCBytes || !r.spscEnter(&c.busy) || !c.held {
 		return r.popSlow(buf, wait, ctx)
 	}
 	pos := c.pos
@@ -136,35 +159,53 @@ func (r *Ring) pop(buf []byte, wait bool, ctx context.Context) (int, error) {
 			return 0, ErrEmpty // a consumer polling with TryPop comes here: keep it cheap
 		}
 	}
-	n := int(*r.spscLen(pos)) // below tail: this message's length
-	if n > smallPayload || n > len(buf) || n > r.slotSize || c.tail-pos > r.capacity {
-		return r.popSlow(buf, wait, ctx)
+	var n int
+	if kind == SPSC {
+		n = int(*r.spscLen(pos)) // below tail: this message's length
+		if !inWords(n) || n > len(buf) || n > r.slotSize || c.tail-pos > r.capacity {
+			return r.popSlow(buf, wait, ctx)
+		}
+		moveWords(unsafe.Pointer(unsafe.SliceData(buf)), unsafe.Add(r.slot(pos), r.hdr), n)
+		pos++
+	} else {
+		off := pos & r.mask
+		src := unsafe.Add(r.data, uintptr(off)*8)
+		h := *(*uint64)(src) // below tail: ordered by its load-acquire
+		n = int(bLen(h))
+		rec := uint64(bHeader+n+7) / 8
+		if bState(h) != bMessage || !inWords(n) || n > len(buf) || n > r.slotSize || off+rec > r.capacity ||
+			c.tail-pos < rec || c.tail-pos > r.capacity {
+			return r.popSlow(buf, wait, ctx) // padding, a short buffer, or something to report
+		}
+		moveWords(unsafe.Pointer(unsafe.SliceData(buf)), unsafe.Add(src, bHeader), n)
+		pos += rec
 	}
-	r.readSmall(buf, r.slot(pos), n)
 	faultinject.At(faultinject.AfterConsume)
-	pos++
 	c.pos = pos
-	storeRelease64(r.head(), pos) // frees the slot for the producer at once
+	storeRelease64(r.head(), pos) // frees the room for the producer at once
 	r.wakeProducers()
 	storeRelease32(&c.busy, 0)
 	return n, nil
 }
 
 // popSlow is pop's way out of its fast path, for every case: another kind,
-// or an SPSC pop (announced in r.c.busy) that is not the common one.
+// or an SPSC or SPSCBytes pop (announced in r.c.busy) that is not the
+// common one.
 func (r *Ring) popSlow(buf []byte, wait bool, ctx context.Context) (int, error) {
 	var n int
 	var err error
 	switch r.cfg.Kind {
-	case SPSC:
+	case SPSC, SPSCBytes:
 		if l := atomic.LoadUint32(&r.life); l != 0 {
 			r.exitSide(&r.c.busy)
 			return 0, r.lifeError(l)
 		}
-		n, err = r.spscPop(buf, false)
+		if r.cfg.Kind == SPSC {
+			n, err = r.spscPop(buf, false)
+		} else {
+			n, err = r.bPop(buf, false)
+		}
 		r.exitSide(&r.c.busy)
-	case SPSCBytes:
-		n, err = r.sbTryPop(buf)
 	case MPSCBytes:
 		n, err = r.bTryPopEntry(buf, false)
 	default:
@@ -269,13 +310,28 @@ func (r *Ring) PushBatch(ctx context.Context, msgs [][]byte) (int, error) {
 // released to the producer together, after the last call. If no message is
 // queued it returns ErrEmpty, or io.EOF after Shutdown.
 func (r *Ring) TryPopFunc(max int, fn func(msg []byte)) (int, error) {
-	return r.TryConsume(max, func(msg []byte) error { fn(msg); return nil })
+	return r.tryConsumeEntry(max, visitor{fn: fn})
 }
 
 // PopFunc is TryPopFunc that waits, until ctx is done, for at least one
 // message.
 func (r *Ring) PopFunc(ctx context.Context, max int, fn func(msg []byte)) (int, error) {
-	return r.Consume(ctx, max, func(msg []byte) error { fn(msg); return nil })
+	return r.consume(ctx, max, visitor{fn: fn})
+}
+
+// visitor is the fn of TryPopFunc and PopFunc, or of TryConsume and
+// Consume: one call per message, not a closure around the other.
+type visitor struct {
+	fn  func(msg []byte)
+	ref func(msg []byte) error
+}
+
+func (v visitor) call(msg []byte) error {
+	if v.fn != nil {
+		v.fn(msg)
+		return nil
+	}
+	return v.ref(msg)
 }
 
 // TryConsume is TryPopFunc whose fn may refuse a message: TryConsume stops
@@ -288,6 +344,10 @@ func (r *Ring) PopFunc(ctx context.Context, max int, fn func(msg []byte)) (int, 
 // it changes places; on a full ring, or one shut down, it cannot be, and
 // the error says that it was lost.
 func (r *Ring) TryConsume(max int, fn func(msg []byte) error) (int, error) {
+	return r.tryConsumeEntry(max, visitor{ref: fn})
+}
+
+func (r *Ring) tryConsumeEntry(max int, fn visitor) (int, error) {
 	if max <= 0 {
 		return 0, nil
 	}
@@ -298,7 +358,7 @@ func (r *Ring) TryConsume(max int, fn func(msg []byte) error) (int, error) {
 	return r.tryConsume(max, fn)
 }
 
-func (r *Ring) tryConsume(max int, fn func(msg []byte) error) (int, error) {
+func (r *Ring) tryConsume(max int, fn visitor) (int, error) {
 	if r.cfg.Kind == SPSC {
 		return r.spscTryConsume(max, fn)
 	}
@@ -311,6 +371,10 @@ func (r *Ring) tryConsume(max int, fn func(msg []byte) error) (int, error) {
 // Consume is TryConsume that waits, until ctx is done, for at least one
 // message.
 func (r *Ring) Consume(ctx context.Context, max int, fn func(msg []byte) error) (int, error) {
+	return r.consume(ctx, max, visitor{ref: fn})
+}
+
+func (r *Ring) consume(ctx context.Context, max int, fn visitor) (int, error) {
 	if max <= 0 {
 		return 0, nil
 	}

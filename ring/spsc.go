@@ -30,6 +30,7 @@ package ring
 import (
 	"io"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/shmring/shmring/internal/faultinject"
 )
@@ -155,26 +156,35 @@ func (r *Ring) spscTryPushBatch(msgs [][]byte) (int, error) {
 	}
 	var err error
 	start := p.pos
+	pos := start
 	for _, msg := range msgs {
-		if len(msg) > r.slotSize {
-			err = r.tooLarge(len(msg))
+		n := len(msg)
+		if n > r.slotSize {
+			err = r.tooLarge(n)
 			break
 		}
-		if err = r.spscRoom(); err != nil {
-			break
+		if pos-p.head >= r.capacity {
+			p.pos = pos
+			if err = r.spscRoom(); err != nil {
+				break
+			}
 		}
-		pos := p.pos
-		r.writePayload(r.slot(pos), msg)
+		dst := unsafe.Add(r.slot(pos), r.hdr)
+		if inWords(n) {
+			moveWords(dst, unsafe.Pointer(unsafe.SliceData(msg)), n)
+		} else {
+			copy(unsafe.Slice((*byte)(dst), n), msg)
+		}
 		faultinject.At(faultinject.AfterCopy)
-		r.spscSetLen(pos, len(msg))
+		r.spscSetLen(pos, n)
 		faultinject.At(faultinject.BeforePublish)
-		p.pos = pos + 1
+		pos++
 	}
-	n := int(p.pos - start)
-	if n > 0 {
-		r.spscPublish(p.pos)
+	p.pos = pos
+	if pos != start {
+		r.spscPublish(pos)
 	}
-	return n, err
+	return int(pos - start), err
 }
 
 // spscPop is TryPop on an SPSC ring once announced, for every case (no
@@ -245,7 +255,7 @@ func (r *Ring) spscFree(pos uint64) {
 // spscTryConsume hands fn up to max queued messages as views into their
 // slots, and frees those fn accepted with one store of head. A message fn
 // returns an error for stays in the ring, first in line.
-func (r *Ring) spscTryConsume(max int, fn func(msg []byte) error) (int, error) {
+func (r *Ring) spscTryConsume(max int, fn visitor) (int, error) {
 	c := &r.c
 	if !c.held {
 		if err := r.claimConsumer(); err != nil {
@@ -258,8 +268,12 @@ func (r *Ring) spscTryConsume(max int, fn func(msg []byte) error) (int, error) {
 	start := c.pos
 	pos := start
 	var err error
+	// inFn is 1 from the first call of fn to the last: Close, which fn may
+	// call, then leaves the rest of the close to us (close.go).
+	storeRelease32(&c.inFn, 1)
+	returned := false
 	defer func() {
-		if c.inFn != 0 { // fn panicked: the messages it accepted before are consumed, the one it panicked on is not
+		if !returned { // fn panicked: the messages it accepted before are consumed, the one it panicked on is not
 			storeRelease32(&c.inFn, 0)
 			if pos != start {
 				r.spscFree(pos)
@@ -275,10 +289,7 @@ func (r *Ring) spscTryConsume(max int, fn func(msg []byte) error) (int, error) {
 			err = r.badLength(pos, l)
 			break
 		}
-		storeRelease32(&c.inFn, 1)
-		ferr := fn(r.payload(r.slot(pos), l))
-		storeRelease32(&c.inFn, 0)
-		if ferr != nil {
+		if ferr := fn.call(r.payload(r.slot(pos), l)); ferr != nil {
 			err = ferr
 			break
 		}
@@ -287,6 +298,8 @@ func (r *Ring) spscTryConsume(max int, fn func(msg []byte) error) (int, error) {
 			break // fn closed the handle, or someone did meanwhile: stop, keep what fn accepted
 		}
 	}
+	returned = true
+	storeRelease32(&c.inFn, 0)
 	n := int(pos - start)
 	if n > 0 {
 		faultinject.At(faultinject.AfterConsume)
