@@ -580,7 +580,7 @@ func (r *Ring) bTryConsume(max int, fn visitor) (int, error) {
 	var curLen int
 	defer func() {
 		if c.inFn != 0 { // fn panicked: what it accepted before is consumed, the message it panicked on is not
-			storeRelease32(&c.inFn, 0)
+			r.clearInFn()
 			if r.cfg.Kind == MPSCBytes {
 				storeRelease64(r.bHdr(cur), bWord(bMessage, uint32(curLen)))
 			}
@@ -610,7 +610,7 @@ func (r *Ring) bTryConsume(max int, fn visitor) (int, error) {
 		}
 		storeRelease32(&c.inFn, 1)
 		ferr := fn.call(r.bPayload(at, n))
-		storeRelease32(&c.inFn, 0)
+		r.clearInFn()
 		if ferr != nil {
 			if r.cfg.Kind == MPSCBytes {
 				storeRelease64(r.bHdr(at), bWord(bMessage, uint32(n))) // refused: first in line again

@@ -132,12 +132,33 @@ func (r *Ring) enterSide(busy *uint32) error {
 
 // exitSide ends an SPSC push or pop. When Close has been called meanwhile
 // it may be waiting for us, or may have left the rest to us.
+//
+// A pop that finds the consumer inside a caller's fn (c.inFn) is nested in
+// that consume, or a second goroutine's: the consume holds c.busy and ends
+// it, and the mapping stays until it does (a pop from fn after fn called
+// Close returns the closed error and unmaps nothing under fn's view).
 func (r *Ring) exitSide(busy *uint32) {
+	if busy == &r.c.busy && atomic.LoadUint32(&r.c.inFn) != 0 {
+		return
+	}
 	storeRelease32(busy, 0)
 	if atomic.LoadUint32(&r.life)&lifeClosing != 0 {
 		atomic.StoreUint32(busy, 0) // a full barrier before we look at the others
 		r.finishClose()
 	}
+}
+
+// clearInFn ends a consume's time in the caller's fn. Close reads c.inFn
+// after its barrier, and the consume reads life after this store: where
+// there is no process-wide barrier (plainBusy false), the store must be a
+// full barrier itself, or both could miss each other and neither finish
+// the close.
+func (r *Ring) clearInFn() {
+	if plainBusy {
+		storeRelease32(&r.c.inFn, 0)
+		return
+	}
+	atomic.StoreUint32(&r.c.inFn, 0)
 }
 
 // Close releases this handle: it gives up the SPSC roles or the MPMC

@@ -274,7 +274,7 @@ func (r *Ring) spscTryConsume(max int, fn visitor) (int, error) {
 	returned := false
 	defer func() {
 		if !returned { // fn panicked: the messages it accepted before are consumed, the one it panicked on is not
-			storeRelease32(&c.inFn, 0)
+			r.clearInFn()
 			if pos != start {
 				r.spscFree(pos)
 			}
@@ -299,7 +299,7 @@ func (r *Ring) spscTryConsume(max int, fn visitor) (int, error) {
 		}
 	}
 	returned = true
-	storeRelease32(&c.inFn, 0)
+	r.clearInFn()
 	n := int(pos - start)
 	if n > 0 {
 		faultinject.At(faultinject.AfterConsume)
