@@ -107,6 +107,22 @@ func (r *Ring) sleep(ctx context.Context, forRoom bool, try func() bool) (done b
 		word, peer = r.notFullSeq(), recConsumer
 	}
 	a := r.announce(forRoom) // from here the other side wakes us
+	// try may run a caller's fn (PopFunc, Consume), and fn may panic: then
+	// this waiter leaves too, or it would stay counted in shared memory and
+	// make every publication a system call.
+	inTry := false
+	defer func() {
+		if inTry {
+			a.leave()
+		}
+	}()
+	try0 := try
+	try = func() bool {
+		inTry = true
+		ok := try0()
+		inTry = false
+		return ok
+	}
 	fenced := remoteFence()
 	for {
 		w := atomic.LoadUint32(word)
