@@ -319,41 +319,40 @@ func ringConsumer(ctx context.Context, r *ring.Ring, o childOptions) childHandle
 			return "", err
 		}
 		fmt.Fprintln(stdout, "ready")
-		done := false
-		seen := func(m []byte) {
-			marker := !c.expected(m) && c.check(m)
-			done = marker || !multi && int64(c.count+c.errs) >= total
+		if o.zerocopy || o.batch > 0 {
+			err = popFuncEach(ctx, r, max(o.batch, 1), !o.zerocopy, buf, c, total, multi)
+		} else {
+			err = popEach(ctx, r, buf, c, total, multi)
 		}
-		if !o.zerocopy && o.batch == 0 {
-			if err := popEach(ctx, r, buf, c, total, multi); err != nil {
-				return "", err
-			}
-			return c.reply()
-		}
-		for !done {
-			if o.zerocopy {
-				if _, err := r.PopFunc(ctx, max(o.batch, 1), seen); err != nil {
-					return "", fmt.Errorf("pop after %d messages: %w", c.count, err)
-				}
-				continue
-			}
-			if o.batch == 0 {
-				n, err := r.Pop(ctx, buf)
-				if err != nil {
-					return "", fmt.Errorf("pop after %d messages: %w", c.count, err)
-				}
-				seen(buf[:n])
-				continue
-			}
-			if _, err := r.PopFunc(ctx, o.batch, func(m []byte) {
-				n := copy(buf, m) // a consumer keeps what it reads: copy it out, as Pop does
-				seen(buf[:n])
-			}); err != nil {
-				return "", fmt.Errorf("pop after %d messages: %w", c.count, err)
-			}
+		if err != nil {
+			return "", err
 		}
 		return c.reply()
 	}
+}
+
+// popFuncEach is the consumer's loop of the PopFunc rows, a function of its
+// own for the reason pushEach is: PopFunc with up to batch messages, fn
+// checking each one in the ring, or (copyOut) in buf after copying it out,
+// as a consumer that keeps what it reads does.
+func popFuncEach(ctx context.Context, r *ring.Ring, batch int, copyOut bool, buf []byte, c *checker, total int64, multi bool) error {
+	done := false
+	fn := func(m []byte) {
+		if copyOut {
+			m = buf[:copy(buf, m)]
+		}
+		if c.expected(m) {
+			done = !multi && int64(c.count) >= total
+			return
+		}
+		done = c.check(m) || !multi && int64(c.count+c.errs) >= total
+	}
+	for !done {
+		if _, err := r.PopFunc(ctx, batch, fn); err != nil {
+			return fmt.Errorf("pop after %d messages: %w", c.count, err)
+		}
+	}
+	return nil
 }
 
 func fdProducer(f io.Writer, o childOptions) childHandler {
