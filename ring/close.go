@@ -167,10 +167,13 @@ func (r *Ring) clearInFn() {
 //
 // Close may be called at any moment from any goroutine. Operations in
 // flight on the handle, asleep or not, return promptly with an error
-// matching os.ErrClosed, and Close waits for them before it unmaps; a pop
-// inside its fn (which may itself call Close) finishes the close when fn
-// returns. Every later operation returns that error too. A second Close
-// returns nil.
+// matching os.ErrClosed, and Close waits for them before it unmaps; a
+// PopFunc or Consume whose fn is running (fn may itself call Close) is not
+// waited for: it stops after that fn (on an SPSC ring, between two calls
+// of fn, one more call may begin), gives back what fn did not accept, and
+// finishes the close when it returns, so memory given to Attach stays in
+// use until then. Every later operation returns that error too. A second
+// Close returns nil.
 func (r *Ring) Close() error {
 	r.ops.Add(1) // Close is in flight too: nobody finishes the close under it
 	for {
