@@ -204,7 +204,9 @@ func (r *Ring) bRoom(pos uint64, n int) (at, need uint64) {
 
 // sbReserve makes room for a message of n bytes at the producer's position
 // and returns where its record goes. It writes the padding before it, if
-// any; nothing is visible before sbPublish.
+// any; nothing is visible before sbPublish. push (ops.go) has a copy of
+// the common case of sbReserve and sbPublish in line, and pop one of bNext
+// and bPop's: a change to one is a change to the other.
 func (r *Ring) sbReserve(n int) (at uint64, err error) {
 	p := &r.p
 	if !p.held {

@@ -72,8 +72,8 @@ func (r *Ring) claimConsumer() error {
 
 // spscPush is TryPush on an SPSC ring once announced, for every case: it
 // takes the role, reports errors, reloads head when the cached one says the
-// ring is full, and copies messages of any size. TryPush has a copy of its
-// common case in line.
+// ring is full, and copies messages of any size. push (ops.go) has a copy
+// of its common case in line: a change to one is a change to the other.
 func (r *Ring) spscPush(msg []byte) error {
 	p := &r.p
 	if !p.held {
@@ -190,7 +190,7 @@ func (r *Ring) spscTryPushBatch(msgs [][]byte) (int, error) {
 // spscPop is TryPop on an SPSC ring once announced, for every case (no
 // role yet, empty, a large or corrupt message, a short buffer, a typed
 // view). With exact, a message whose length is not len(buf) is left in the
-// ring and reported. TryPop has a copy of its common case in line.
+// ring and reported. pop (ops.go) has a copy of its common case in line.
 func (r *Ring) spscPop(buf []byte, exact bool) (int, error) {
 	c := &r.c
 	if !c.held {
