@@ -122,10 +122,9 @@ func (r *Ring) exit() {
 // enterSide announces an SPSC push (busy is r.p.busy) or pop (r.c.busy) on
 // its slow path; the fast paths in ops.go do the same in line.
 func (r *Ring) enterSide(busy *uint32) error {
-	announceBusy(busy)
-	if l := atomic.LoadUint32(&r.life); l != 0 {
+	if !r.spscEnter(busy) {
 		r.exitSide(busy)
-		return r.lifeError(l)
+		return r.lifeError(atomic.LoadUint32(&r.life))
 	}
 	return nil
 }

@@ -21,6 +21,20 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// reviewFileRing creates a file-backed ring of kind with 64-byte messages:
+// 8 slots, or 1 KiB of data for a byte kind.
+func reviewFileRing(t *testing.T, kind Kind) (string, *Ring) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ring")
+	capacity := 8
+	if kind.bytes() {
+		capacity = 1024
+	}
+	r, err := Create(path, Config{Kind: kind, Capacity: capacity, SlotSize: 64})
+	require.NoError(t, err)
+	return path, r
+}
+
 // reviewMPSC formats an MPSCBytes ring of capacity bytes on private memory
 // and attaches a second handle to it.
 func reviewMPSC(t *testing.T, capacity, slotSize int) (first, second *Ring, mem []byte) {
@@ -136,13 +150,7 @@ func TestReviewFreeAtTailWithHeadNotYetStored(t *testing.T) {
 func TestReviewCommitOnBrokenHandleTouchesNothing(t *testing.T) {
 	for _, kind := range []Kind{MPSCBytes, MPMC} {
 		t.Run(kind.String(), func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "ring")
-			capacity := 8
-			if kind.bytes() {
-				capacity = 1024
-			}
-			r, err := Create(path, Config{Kind: kind, Capacity: capacity, SlotSize: 64})
-			require.NoError(t, err)
+			path, r := reviewFileRing(t, kind)
 			defer r.Close()
 			view, err := r.TryReserve(8)
 			require.NoError(t, err)
@@ -335,13 +343,7 @@ func reviewCheck(m []byte) (g, seq uint64, ok bool) {
 func TestReviewDroppedHandleWithReservation(t *testing.T) {
 	for _, kind := range []Kind{SPSC, MPMC, SPSCBytes, MPSCBytes} {
 		t.Run(kind.String(), func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "ring")
-			capacity := 8
-			if kind.bytes() {
-				capacity = 1024
-			}
-			r, err := Create(path, Config{Kind: kind, Capacity: capacity, SlotSize: 64})
-			require.NoError(t, err)
+			path, r := reviewFileRing(t, kind)
 			defer r.Close()
 			r.SetOptions(Options{Grace: time.Millisecond})
 			droppedLane := int32(-1)

@@ -229,18 +229,9 @@ func ringProducer(ctx context.Context, r *ring.Ring, o childOptions) childHandle
 					return "", fmt.Errorf("commit %d: %w", i, err)
 				}
 			}
-		case o.batch == 0 && !o.mixed:
-			if err := pushEach(ctx, r, msgs[0], id, n); err != nil {
-				return "", err
-			}
 		case o.batch == 0:
-			msg := msgs[0]
-			for i := 0; i < n; i++ {
-				m := msg[:mixedLen(uint64(i))]
-				stamp(m, id|uint64(i))
-				if err := r.Push(ctx, m); err != nil {
-					return "", fmt.Errorf("push %d: %w", i, err)
-				}
+			if err := pushEach(ctx, r, msgs[0], id, n, o.mixed); err != nil {
+				return "", err
 			}
 		default:
 			for sent := 0; sent < n; {
@@ -264,10 +255,15 @@ func ringProducer(ctx context.Context, r *ring.Ring, o childOptions) childHandle
 // in a closure copied by inlining it called Push and copied the options for
 // every message, and a producer that waits for cache lines pays for every
 // store it makes.
-func pushEach(ctx context.Context, r *ring.Ring, msg []byte, id uint64, n int) error {
+// With mixed, message i is mixedLen(i) bytes of msg.
+func pushEach(ctx context.Context, r *ring.Ring, msg []byte, id uint64, n int, mixed bool) error {
 	for i := 0; i < n; i++ {
-		stamp(msg, id|uint64(i))
-		if err := r.Push(ctx, msg); err != nil {
+		m := msg
+		if mixed {
+			m = msg[:mixedLen(uint64(i))]
+		}
+		stamp(m, id|uint64(i))
+		if err := r.Push(ctx, m); err != nil {
 			return fmt.Errorf("push %d: %w", i, err)
 		}
 	}
